@@ -1,0 +1,172 @@
+/**
+ * Starts the real local services (Temporal dev server, Valkey) as child processes for the local run
+ * and the test harness. Every child runs under `dev/watchdog.sh`, so it stops when this Node process
+ * exits, however it exits.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../lib/contract';
+
+const ROOT = path.resolve(__dirname, '..');
+const WATCHDOG = path.join(ROOT, 'dev', 'watchdog.sh');
+
+/** Tool paths written by `scripts/provision.sh`, overridable by the environment. */
+export function toolPaths(): { temporal: string; valkey: string } {
+  const file = path.join(ROOT, '.tools', 'env');
+  const fromFile: Record<string, string> = {};
+  if (fs.existsSync(file)) {
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) fromFile[line.slice(0, i)] = line.slice(i + 1);
+    }
+  }
+  const temporal = process.env.TEMPORAL_CLI_PATH ?? fromFile.TEMPORAL_CLI_PATH;
+  const valkey = process.env.VALKEY_SERVER_PATH ?? fromFile.VALKEY_SERVER_PATH;
+  if (!temporal || !valkey) {
+    throw new Error('Temporal CLI or Valkey not provisioned: run scripts/provision.sh first');
+  }
+  return { temporal, valkey };
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on host:port, or rejects after timeoutMs. */
+export async function waitForPort(port: number, timeoutMs: number, host = '127.0.0.1'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(port, host);
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface ServiceHandle {
+  readonly name: string;
+  readonly port: number;
+  readonly process: ChildProcess;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL the service itself (not the watchdog), to simulate a crash. */
+  kill(): Promise<void>;
+}
+
+function supervise(
+  name: string,
+  port: number,
+  command: string,
+  args: string[],
+  logFile?: string,
+): ServiceHandle {
+  const out = logFile ? fs.openSync(logFile, 'a') : 'ignore';
+  const child = spawn(WATCHDOG, [command, ...args], { stdio: ['pipe', out, out] });
+  if (typeof out === 'number') fs.closeSync(out);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (graceMs = 10_000): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+  return {
+    name,
+    port,
+    process: child,
+    stop,
+    kill: async () => {
+      // The watchdog's only child is the service; kill it directly so the watchdog sees a crash.
+      const { execFileSync } = await import('node:child_process');
+      try {
+        execFileSync('pkill', ['-KILL', '-P', String(child.pid)]);
+      } catch {
+        /* already gone */
+      }
+      await exited;
+    },
+  };
+}
+
+export interface TemporalOptions {
+  port?: number;
+  /** Web UI port; omitted → headless. */
+  uiPort?: number;
+  /** SQLite file for persistence; omitted → in memory. */
+  dbFile?: string;
+  logFile?: string;
+  namespace?: string;
+}
+
+/** Starts `temporal server start-dev` with the project's search attributes registered. */
+export async function startTemporal(
+  options: TemporalOptions = {},
+): Promise<ServiceHandle & { address: string }> {
+  const { temporal } = toolPaths();
+  const port = options.port ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+  args.push('--namespace', options.namespace ?? 'default');
+  if (options.uiPort !== undefined) args.push('--ui-port', String(options.uiPort));
+  else args.push('--headless');
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  // A free metrics port: the default (dynamic) one may collide between parallel servers.
+  args.push('--metrics-port', String(await freePort()));
+  for (const attr of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', attr);
+  // Let visibility queries see new search attributes at once (tests and the CLI rely on it).
+  args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true');
+  const handle = supervise('temporal', port, temporal, args, options.logFile);
+  await waitForPort(port, 60_000);
+  return { ...handle, address: `127.0.0.1:${port}` };
+}
+
+export interface ValkeyOptions {
+  port?: number;
+  /** Data directory with append-only persistence; omitted → no persistence. */
+  dataDir?: string;
+  logFile?: string;
+}
+
+/** Starts `valkey-server` (or `redis-server`) on 127.0.0.1. */
+export async function startValkey(options: ValkeyOptions = {}): Promise<ServiceHandle & { url: string }> {
+  const { valkey } = toolPaths();
+  const port = options.port ?? (await freePort());
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--protected-mode',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+  if (options.dataDir) {
+    fs.mkdirSync(options.dataDir, { recursive: true });
+    args.push('--dir', options.dataDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '60 1');
+  } else {
+    args.push('--save', '', '--appendonly', 'no');
+  }
+  const handle = supervise('valkey', port, valkey, args, options.logFile);
+  await waitForPort(port, 20_000);
+  return { ...handle, url: `redis://127.0.0.1:${port}` };
+}

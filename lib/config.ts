@@ -1,0 +1,427 @@
+/**
+ * Typed settings, read once from the environment by each process entry point.
+ *
+ * Every variable the code reads is declared in `SETTINGS` below, with its default and the form it
+ * expects. A malformed value stops the process with one line that names the variable and the
+ * expected form (see `SettingsError`). The k8s manifests are cross-checked against this table.
+ */
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+type Env = Record<string, string | undefined>;
+
+interface Parser<T> {
+  /** Human description of the expected form, used in error messages. */
+  readonly form: string;
+  parse(raw: string): T | undefined;
+}
+
+const str: Parser<string> = {
+  form: 'a non-empty string',
+  parse: (raw) => (raw.length > 0 ? raw : undefined),
+};
+
+const int = (min = 0, max = Number.MAX_SAFE_INTEGER): Parser<number> => ({
+  form: `an integer between ${min} and ${max}`,
+  parse(raw) {
+    if (!/^-?\d+$/.test(raw.trim())) return undefined;
+    const n = Number(raw);
+    return n >= min && n <= max ? n : undefined;
+  },
+});
+
+const num = (min = 0): Parser<number> => ({
+  form: `a number ≥ ${min}`,
+  parse(raw) {
+    if (raw.trim() === '') return undefined;
+    const n = Number(raw);
+    return Number.isFinite(n) && n >= min ? n : undefined;
+  },
+});
+
+const bool: Parser<boolean> = {
+  form: 'true or false',
+  parse(raw) {
+    const v = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (['false', '0', 'no', 'off'].includes(v)) return false;
+    return undefined;
+  },
+};
+
+const url = (protocols: string[]): Parser<string> => ({
+  form: `a URL (${protocols.map((p) => `${p}//…`).join(' or ')})`,
+  parse(raw) {
+    try {
+      const u = new URL(raw);
+      return protocols.includes(u.protocol) ? raw.replace(/\/+$/, '') : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+});
+
+const oneOf = <T extends string>(...values: T[]): Parser<T> => ({
+  form: `one of ${values.join(', ')}`,
+  parse: (raw) => ((values as string[]).includes(raw.trim()) ? (raw.trim() as T) : undefined),
+});
+
+const hostPort: Parser<string> = {
+  form: 'host:port (e.g. localhost:7233)',
+  parse: (raw) => (/^[^\s:/]+:\d{1,5}$/.test(raw.trim()) ? raw.trim() : undefined),
+};
+
+const json = <T>(form: string, check: (v: unknown) => v is T): Parser<T> => ({
+  form,
+  parse(raw) {
+    try {
+      const v: unknown = JSON.parse(raw);
+      return check(v) ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+});
+
+const isRecordOf =
+  (inner: (v: unknown) => boolean) =>
+  (v: unknown): v is Record<string, never> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(inner);
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export interface BudgetOverride {
+  daily_tokens?: number;
+  monthly_cost?: number;
+}
+export type PriceTable = Record<string, { input: number; output: number }>;
+
+const budgetOverrides = json<Record<string, BudgetOverride>>(
+  'JSON like {"agent-id":{"daily_tokens":50000,"monthly_cost":20}}',
+  isRecordOf(
+    (o) =>
+      isObject(o) &&
+      Object.entries(o).every(
+        ([k, n]) => ['daily_tokens', 'monthly_cost'].includes(k) && typeof n === 'number' && n >= 0,
+      ),
+  ),
+);
+
+const priceTable = json<PriceTable>(
+  'JSON like {"claude-sonnet-4":{"input":3,"output":15}} (USD per million tokens)',
+  isRecordOf((o) => isObject(o) && typeof o.input === 'number' && typeof o.output === 'number'),
+);
+
+const list: Parser<string[]> = {
+  form: 'a comma-separated list',
+  parse: (raw) =>
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+};
+
+interface Spec<T> {
+  readonly env: string;
+  readonly parser: Parser<T>;
+  readonly default?: T;
+  readonly description: string;
+  /** A secret: never logged, provided by the Secret rather than the ConfigMap in k8s. */
+  readonly secret?: boolean;
+}
+
+function setting<T>(
+  env: string,
+  parser: Parser<T>,
+  def: T | undefined,
+  description: string,
+  secret = false,
+): Spec<T> {
+  return def === undefined
+    ? { env, parser, description, secret }
+    : { env, parser, default: def, description, secret };
+}
+
+/** Every setting the code reads. Names are part of the contract in DESIGN.md. */
+export const SETTINGS = {
+  // Temporal
+  temporalAddress: setting('TEMPORAL_ADDRESS', hostPort, 'localhost:7233', 'Temporal frontend address'),
+  temporalNamespace: setting('TEMPORAL_NAMESPACE', str, 'default', 'Temporal namespace'),
+  temporalApiKey: setting('TEMPORAL_API_KEY', str, undefined, 'Temporal Cloud API key (implies TLS)', true),
+  temporalTls: setting('TEMPORAL_TLS', bool, false, 'connect to Temporal with TLS'),
+  temporalTlsCertPath: setting(
+    'TEMPORAL_TLS_CLIENT_CERT_PATH',
+    str,
+    undefined,
+    'mTLS client certificate file',
+  ),
+  temporalTlsKeyPath: setting('TEMPORAL_TLS_CLIENT_KEY_PATH', str, undefined, 'mTLS client key file'),
+  temporalTlsCaPath: setting(
+    'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+    str,
+    undefined,
+    'CA certificate for the server',
+  ),
+
+  // Hub
+  hubUrl: setting(
+    'BOTBURROW_HUB_URL',
+    url(['http:', 'https:']),
+    'http://localhost:8000',
+    'Botburrow Hub base URL',
+  ),
+  hubApiKey: setting('BOTBURROW_HUB_API_KEY', str, undefined, 'Hub service key (Bearer)', true),
+  hubAdminKey: setting(
+    'BOTBURROW_HUB_ADMIN_KEY',
+    str,
+    undefined,
+    'Hub admin key for agent registration',
+    true,
+  ),
+  hubTimeout: setting('BOTBURROW_HUB_TIMEOUT', int(1, 600), 15, 'Hub request timeout (s)'),
+  hubBudgetCheck: setting(
+    'BOTBURROW_HUB_BUDGET_CHECK',
+    oneOf('off', 'fail-open', 'fail-closed'),
+    'off',
+    "consult the Hub's budget-health before activations",
+  ),
+
+  // Valkey
+  redisUrl: setting(
+    'BOTBURROW_REDIS_URL',
+    url(['redis:', 'rediss:']),
+    'redis://localhost:6379',
+    'Valkey URL',
+  ),
+  keyPrefix: setting(
+    'BOTBURROW_KEY_PREFIX',
+    str,
+    undefined,
+    'prefix for every Valkey key (tests, shared instances)',
+  ),
+
+  // Coordinator
+  pollInterval: setting('BOTBURROW_POLL_INTERVAL', int(1, 3600), 30, 'Hub poll interval (s)'),
+  pollBatchSize: setting('BOTBURROW_POLL_BATCH_SIZE', int(1, 1000), 100, 'agents per long-poll answer'),
+  leaderTtl: setting('BOTBURROW_LEADER_TTL', int(3, 300), 15, 'leader lease TTL (s)'),
+  minActivationInterval: setting(
+    'BOTBURROW_MIN_ACTIVATION_INTERVAL',
+    int(0),
+    900,
+    'staleness for exploration (s)',
+  ),
+  adminToken: setting('BOTBURROW_ADMIN_TOKEN', str, undefined, 'Bearer token for the admin endpoints', true),
+
+  // Runner
+  runnerMode: setting(
+    'BOTBURROW_RUNNER_MODE',
+    oneOf('notification', 'exploration', 'hybrid'),
+    'hybrid',
+    'queues to serve',
+  ),
+  activationTimeout: setting(
+    'BOTBURROW_ACTIVATION_TIMEOUT',
+    int(10, 86400),
+    600,
+    'activation time limit (s)',
+  ),
+  maxIterations: setting('BOTBURROW_MAX_ITERATIONS', int(1, 50), 10, 'default LLM iterations per activation'),
+  mcpTimeout: setting('BOTBURROW_MCP_TIMEOUT', int(1, 3600), 30, 'MCP tool call timeout (s)'),
+  maxConcurrentActivities: setting(
+    'BOTBURROW_MAX_CONCURRENT_ACTIVITIES',
+    int(1, 10000),
+    200,
+    'activities in flight per worker',
+  ),
+  maxConcurrentWorkflowTasks: setting(
+    'BOTBURROW_MAX_CONCURRENT_WORKFLOW_TASKS',
+    int(1, 10000),
+    50,
+    'workflow tasks per worker',
+  ),
+  maxCachedWorkflows: setting(
+    'BOTBURROW_MAX_CACHED_WORKFLOWS',
+    int(0, 100000),
+    1000,
+    'sticky workflow cache size',
+  ),
+  shutdownGrace: setting(
+    'BOTBURROW_SHUTDOWN_GRACE',
+    int(0, 3600),
+    60,
+    'grace for in-flight activities on SIGTERM (s)',
+  ),
+  workspaceRoot: setting(
+    'BOTBURROW_WORKSPACE_ROOT',
+    str,
+    '/tmp/botburrow-workspaces',
+    'per-activation workspaces',
+  ),
+  workflowBundlePath: setting(
+    'BOTBURROW_WORKFLOW_BUNDLE',
+    str,
+    undefined,
+    'prebuilt workflow bundle (production)',
+  ),
+
+  // Budgets and guards
+  dailyTokenLimit: setting('BOTBURROW_DAILY_TOKEN_LIMIT', int(0), 100000, 'tokens per agent per UTC day'),
+  monthlyCostLimit: setting('BOTBURROW_MONTHLY_COST_LIMIT', num(0), 100.0, 'USD per agent per UTC month'),
+  fleetMonthlyCostLimit: setting(
+    'BOTBURROW_FLEET_MONTHLY_COST_LIMIT',
+    num(0),
+    undefined,
+    'USD for all agents per month',
+  ),
+  budgetOverrides: setting('BOTBURROW_BUDGET_OVERRIDES', budgetOverrides, {}, 'per-agent budget overrides'),
+  reservationTtl: setting(
+    'BOTBURROW_RESERVATION_TTL',
+    int(10, 86400),
+    900,
+    'expiry of an unsettled reservation (s)',
+  ),
+  breakerThreshold: setting(
+    'BOTBURROW_BREAKER_THRESHOLD',
+    int(1, 1000),
+    5,
+    'failures before the breaker opens',
+  ),
+  breakerBaseSeconds: setting(
+    'BOTBURROW_BREAKER_BASE_SECONDS',
+    int(1, 86400),
+    60,
+    'first breaker backoff (s)',
+  ),
+  breakerMaxSeconds: setting(
+    'BOTBURROW_BREAKER_MAX_SECONDS',
+    int(1, 604800),
+    3600,
+    'longest breaker backoff (s)',
+  ),
+  priceTable: setting('BOTBURROW_PRICE_TABLE', priceTable, {}, 'model prices overriding the built-in table'),
+
+  // Agent definitions
+  definitionsStore: setting(
+    'BOTBURROW_DEFINITIONS_STORE',
+    oneOf('local', 'r2'),
+    'local',
+    'where definitions live',
+  ),
+  definitionsPath: setting(
+    'BOTBURROW_AGENT_DEFINITIONS_PATH',
+    str,
+    './definitions',
+    'local definitions folder',
+  ),
+  r2Endpoint: setting('BOTBURROW_R2_ENDPOINT', url(['http:', 'https:']), undefined, 'S3/R2 endpoint'),
+  r2Bucket: setting('BOTBURROW_R2_BUCKET', str, undefined, 'S3/R2 bucket'),
+  r2Prefix: setting('BOTBURROW_R2_PREFIX', str, undefined, 'key prefix inside the bucket'),
+  r2Region: setting('BOTBURROW_R2_REGION', str, 'auto', 'S3 region (auto for R2)'),
+  r2AccessKeyId: setting('BOTBURROW_R2_ACCESS_KEY_ID', str, undefined, 'S3/R2 access key id', true),
+  r2SecretAccessKey: setting('BOTBURROW_R2_SECRET_ACCESS_KEY', str, undefined, 'S3/R2 secret key', true),
+  skillSyncSources: setting(
+    'BOTBURROW_SKILL_SYNC_SOURCES',
+    list,
+    [],
+    'skill sources: folders or s3://bucket/prefix',
+  ),
+  skillSyncInterval: setting(
+    'BOTBURROW_SKILL_SYNC_INTERVAL',
+    int(60, 604800),
+    3600,
+    'skill sync schedule interval (s)',
+  ),
+
+  // Model and tool credentials (runner only; never passed into workflows)
+  anthropicApiKey: setting('ANTHROPIC_API_KEY', str, undefined, 'Anthropic API key', true),
+  anthropicBaseUrl: setting(
+    'ANTHROPIC_BASE_URL',
+    url(['http:', 'https:']),
+    undefined,
+    'Messages API base URL',
+  ),
+  githubPat: setting('GITHUB_PAT', str, undefined, 'GitHub token for the github MCP server', true),
+  braveApiKey: setting('BRAVE_API_KEY', str, undefined, 'Brave Search key for the brave MCP server', true),
+  postgresUrl: setting(
+    'BOTBURROW_POSTGRES_URL',
+    str,
+    undefined,
+    'database for the postgres MCP server',
+    true,
+  ),
+
+  // Observability
+  logLevel: setting(
+    'BOTBURROW_LOG_LEVEL',
+    oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal'),
+    'info',
+    'log level',
+  ),
+  metricsPort: setting(
+    'BOTBURROW_METRICS_PORT',
+    int(0, 65535),
+    undefined,
+    'HTTP port for /metrics /health /ready',
+  ),
+} as const;
+
+type SettingsSpec = typeof SETTINGS;
+type ValueOf<S> = S extends Spec<infer T> ? (S extends { default: unknown } ? T : T | undefined) : never;
+export type Settings = { -readonly [K in keyof SettingsSpec]: ValueOf<SettingsSpec[K]> };
+
+/** Environment variable names the code reads (for the manifest cross-check). */
+export const SETTING_NAMES: readonly string[] = Object.values(SETTINGS).map((s) => s.env);
+
+/**
+ * Parses every setting from `env`. Throws `SettingsError` naming the first bad variable and the
+ * expected form; `require` lists settings that have no default but must be present for this process.
+ */
+export function loadSettings(env: Env = process.env, require: readonly (keyof Settings)[] = []): Settings {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(SETTINGS) as [string, Spec<unknown>][]) {
+    const raw = env[spec.env];
+    if (raw === undefined || raw === '') {
+      out[key] = spec.default;
+      continue;
+    }
+    const value = spec.parser.parse(raw);
+    if (value === undefined) {
+      const shown = spec.secret ? '(hidden)' : JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw);
+      throw new SettingsError(`${spec.env}: expected ${spec.parser.form}, got ${shown}`);
+    }
+    out[key] = value;
+  }
+  for (const key of require) {
+    if (out[key] === undefined) {
+      const spec = SETTINGS[key] as Spec<unknown>;
+      throw new SettingsError(`${spec.env} is required: ${spec.description} (${spec.parser.form})`);
+    }
+  }
+  if (out.definitionsStore === 'r2' && (out.r2Endpoint === undefined || out.r2Bucket === undefined)) {
+    throw new SettingsError(
+      'BOTBURROW_DEFINITIONS_STORE=r2 needs BOTBURROW_R2_ENDPOINT and BOTBURROW_R2_BUCKET (or use BOTBURROW_DEFINITIONS_STORE=local)',
+    );
+  }
+  return out as Settings;
+}
+
+/**
+ * Entry-point helper: loads settings or prints the one-line reason and exits with status 78 (config).
+ */
+export function loadSettingsOrExit(
+  env: Env = process.env,
+  require: readonly (keyof Settings)[] = [],
+): Settings {
+  try {
+    return loadSettings(env, require);
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      process.stderr.write(`botburrow: configuration error: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}

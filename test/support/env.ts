@@ -1,0 +1,18 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { Redis } from 'ioredis';
+
+/** Addresses of the suite's shared Temporal and Valkey (from the global setup). */
+export function services(): { temporalAddress: string; redisUrl: string } {
+  return { temporalAddress: inject('temporalAddress'), redisUrl: inject('redisUrl') };
+}
+
+/** A unique name for workflow ids, task queues and key prefixes, so tests never share state. */
+export function unique(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** A Valkey client on the suite's server; close it in `afterAll`. */
+export function redisClient(): Redis {
+  return new Redis(services().redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
+}
