@@ -39,15 +39,38 @@ export class HubUnavailableError extends Error {
   override readonly name = 'HubUnavailableError';
 }
 
-/** An agent definition is invalid: file, field path and rule. */
+/** The Hub answered 404 to the long poll: it has none, so the caller falls back to listing. */
+export class LongPollUnsupportedError extends Error {
+  override readonly name = 'LongPollUnsupportedError';
+}
+
+/**
+ * An agent definition is invalid: file, field path and rule. When a file breaks several rules,
+ * `more` holds the others and the message has one `file: field: rule` line per problem.
+ */
 export class DefinitionError extends Error {
   override readonly name = 'DefinitionError';
   constructor(
     readonly file: string,
     readonly field: string,
     readonly rule: string,
+    readonly more: readonly { field: string; rule: string }[] = [],
   ) {
-    super(`${file}: ${field ? `${field}: ` : ''}${rule}`);
+    const line = (f: string, r: string): string => `${file}: ${f ? `${f}: ` : ''}${r}`;
+    super([line(field, rule), ...more.map((m) => line(m.field, m.rule))].join('\n'));
+  }
+}
+
+/** An agent's `type` is valid in the schema but this runner cannot run it (yet). */
+export class UnsupportedAgentTypeError extends Error {
+  override readonly name = 'UnsupportedAgentTypeError';
+  constructor(
+    readonly agentId: string,
+    readonly agentType: string,
+  ) {
+    super(
+      `agent type '${agentType}' is recognised but not supported by this runner yet (supported: native, custom)`,
+    );
   }
 }
 
