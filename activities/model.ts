@@ -1,0 +1,326 @@
+/**
+ * One Anthropic Messages API call, as plain JSON in and out.
+ *
+ * The SDK's own retries are off: Temporal owns retries, so every failure leaves here as an
+ * `ApplicationFailure` with a stable type (`LlmRetryableError`, `LlmNonRetryableError`,
+ * `LlmMalformedResponseError`) and, for rate limits and overload, the server's `retry-after` as
+ * `nextRetryDelay`. An abort (activity cancellation) really aborts the HTTP request and leaves as a
+ * `CancelledFailure`, so the worker reports the activity as cancelled, not failed.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import type { MessageCreateParamsNonStreaming, MessageParam } from '@anthropic-ai/sdk/resources/messages';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { FailureType } from '../lib/errors';
+
+export type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
+
+export interface ToolSpec {
+  name: string;
+  description: string;
+  input_schema: Record<string, unknown>;
+}
+
+export interface ModelRequest {
+  model: string;
+  system: string;
+  messages: MessageParam[];
+  tools: ToolSpec[];
+  maxTokens: number;
+  /**
+   * The persona's sampling temperature. SDK 1.14 no longer types `temperature` (the API deprecated
+   * it), so it is not sent; it stays here because agent definitions carry it.
+   */
+  temperature: number;
+  toolChoice?: 'auto' | 'none';
+}
+
+export type ModelContent =
+  | { type: 'text'; text: string }
+  | {
+      type: 'tool_use';
+      id: string;
+      name: string;
+      input: Record<string, unknown>;
+      /**
+       * Set when the model's input was not a JSON object; `input` is then `{}`. The agent loop
+       * answers such a call with an `is_error` tool_result carrying this text instead of running it.
+       */
+      inputError?: string;
+    };
+
+export interface ModelResponse {
+  id: string;
+  model: string;
+  content: ModelContent[];
+  /** The API's `stop_reason`; values newer than this code are passed through unchanged. */
+  stopReason: string;
+  usage: { inputTokens: number; outputTokens: number };
+}
+
+/** Stop reasons the API documents; anything else is passed through (see `ModelResponse`). */
+export const KNOWN_STOP_REASONS: readonly string[] = [
+  'end_turn',
+  'max_tokens',
+  'stop_sequence',
+  'tool_use',
+  'pause_turn',
+  'refusal',
+  'model_context_window_exceeded',
+];
+
+/** Longest `retry-after` honoured; a larger value is clamped so one bad header cannot park a run. */
+const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
+
+/**
+ * An Anthropic client for activities: no SDK retries (Temporal retries), the given timeout, and
+ * credentials only from the arguments (the SDK would otherwise read the environment itself).
+ */
+export function createAnthropicClient(o: {
+  apiKey?: string;
+  baseURL?: string;
+  timeoutMs: number;
+}): Anthropic {
+  return new Anthropic({
+    apiKey: o.apiKey ?? null,
+    authToken: null,
+    ...(o.baseURL !== undefined && { baseURL: o.baseURL }),
+    timeout: o.timeoutMs,
+    maxRetries: 0,
+  });
+}
+
+/** The request body for `messages.create`; exported so tests and the reservation can see it. */
+export function toCreateParams(req: ModelRequest): MessageCreateParamsNonStreaming {
+  const params: MessageCreateParamsNonStreaming = {
+    model: req.model,
+    max_tokens: req.maxTokens,
+    messages: req.messages,
+  };
+  if (req.system !== '') params.system = req.system;
+  if (req.tools.length > 0) {
+    params.tools = req.tools.map((t) => ({
+      name: t.name,
+      description: t.description,
+      input_schema: { ...t.input_schema, type: 'object' },
+    }));
+    params.tool_choice = { type: req.toolChoice ?? 'auto' };
+  }
+  return params;
+}
+
+/**
+ * Calls the Messages API once (non-streaming). `signal` aborts the HTTP request itself.
+ *
+ * @throws ApplicationFailure typed by {@link classifyModelError}, or `LlmMalformedResponseError`
+ *   (retryable) when the body is not a well-formed message.
+ * @throws CancelledFailure when `signal` aborted the call.
+ */
+export async function callModel(
+  client: Anthropic,
+  req: ModelRequest,
+  signal?: AbortSignal,
+): Promise<ModelResponse> {
+  let raw: unknown;
+  try {
+    raw = await client.messages.create(toCreateParams(req), signal ? { signal } : undefined);
+  } catch (err) {
+    if (signal?.aborted) throw asCancelled(signal, err);
+    throw classifyModelError(err);
+  }
+  return parseMessage(raw);
+}
+
+/** Builds the assistant turn to send back next iteration (drops `inputError`, keeps ids). */
+export function assistantMessage(content: readonly ModelContent[]): MessageParam {
+  return {
+    role: 'assistant',
+    content: content.map((c) =>
+      c.type === 'text'
+        ? { type: 'text' as const, text: c.text }
+        : { type: 'tool_use' as const, id: c.id, name: c.name, input: c.input },
+    ),
+  };
+}
+
+function asCancelled(signal: AbortSignal, err: unknown): CancelledFailure {
+  const reason: unknown = signal.reason;
+  if (reason instanceof CancelledFailure) return reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
+  return new CancelledFailure(`model call aborted: ${why}`, [], err instanceof Error ? err : undefined);
+}
+
+function malformed(field: string, rule: string, body?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.llmMalformed,
+    message: `POST /v1/messages: ${field || '(body)'}: ${rule}`,
+    nonRetryable: false,
+    details: body === undefined ? [] : [{ body: preview(body) }],
+  });
+}
+
+function preview(v: unknown): string {
+  let s: string;
+  try {
+    s = typeof v === 'string' ? v : JSON.stringify(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 500 ? `${s.slice(0, 500)}…` : s;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/**
+ * Validates an SDK `Message` and converts it to plain JSON. Block types this project never asks
+ * for (thinking, server tools) are skipped; a structural fault throws `LlmMalformedResponseError`.
+ */
+export function parseMessage(raw: unknown): ModelResponse {
+  if (!isObject(raw)) {
+    throw malformed('', `expected a JSON object, got ${raw === null ? 'null' : typeof raw}`, raw);
+  }
+  if (raw.type !== 'message') throw malformed('type', `expected "message", got ${preview(raw.type)}`, raw);
+  if (typeof raw.id !== 'string' || raw.id === '') throw malformed('id', 'expected a non-empty string', raw);
+  if (typeof raw.model !== 'string') throw malformed('model', 'expected a string', raw);
+  if (!Array.isArray(raw.content)) throw malformed('content', 'expected an array', raw);
+  if (typeof raw.stop_reason !== 'string' || raw.stop_reason === '') {
+    throw malformed('stop_reason', 'expected a non-empty string', raw);
+  }
+  const usage = raw.usage;
+  if (!isObject(usage)) throw malformed('usage', 'expected an object', raw);
+  if (!isCount(usage.input_tokens)) throw malformed('usage.input_tokens', 'expected an integer ≥ 0', raw);
+  if (!isCount(usage.output_tokens)) throw malformed('usage.output_tokens', 'expected an integer ≥ 0', raw);
+
+  const content: ModelContent[] = [];
+  raw.content.forEach((block: unknown, i) => {
+    const at = `content[${i}]`;
+    if (!isObject(block) || typeof block.type !== 'string') {
+      throw malformed(at, 'expected a content block with a string type', raw);
+    }
+    if (block.type === 'text') {
+      if (typeof block.text !== 'string') throw malformed(`${at}.text`, 'expected a string', raw);
+      content.push({ type: 'text', text: block.text });
+    } else if (block.type === 'tool_use') {
+      if (typeof block.id !== 'string' || block.id === '') {
+        throw malformed(`${at}.id`, 'expected a non-empty string', raw);
+      }
+      if (typeof block.name !== 'string' || block.name === '') {
+        throw malformed(`${at}.name`, 'expected a non-empty string', raw);
+      }
+      if (isObject(block.input)) {
+        content.push({ type: 'tool_use', id: block.id, name: block.name, input: block.input });
+      } else {
+        const got =
+          block.input === null ? 'null' : Array.isArray(block.input) ? 'an array' : typeof block.input;
+        content.push({
+          type: 'tool_use',
+          id: block.id,
+          name: block.name,
+          input: {},
+          inputError: `the input of tool ${block.name} must be a JSON object, got ${got}: ${preview(block.input)}`,
+        });
+      }
+    }
+  });
+
+  return {
+    id: raw.id,
+    model: raw.model,
+    content,
+    stopReason: raw.stop_reason,
+    usage: { inputTokens: usage.input_tokens, outputTokens: usage.output_tokens },
+  };
+}
+
+/**
+ * The delay the server asked for: `retry-after-ms`, else `retry-after` in seconds or as an HTTP
+ * date. Undefined when absent, unparsable or not in the future.
+ */
+export function retryAfterMs(headers: Headers | undefined, now: number = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  let ms: number | undefined;
+  const msHeader = headers.get('retry-after-ms');
+  if (msHeader !== null && msHeader.trim() !== '') {
+    const v = Number(msHeader);
+    if (Number.isFinite(v)) ms = v;
+  }
+  const header = headers.get('retry-after');
+  if (ms === undefined && header !== null && header.trim() !== '') {
+    const seconds = Number(header);
+    if (Number.isFinite(seconds)) ms = seconds * 1000;
+    else {
+      const at = Date.parse(header);
+      if (Number.isFinite(at)) ms = at - now;
+    }
+  }
+  if (ms === undefined || ms <= 0) return undefined;
+  return Math.min(Math.round(ms), MAX_RETRY_DELAY_MS);
+}
+
+/** Statuses that a later attempt can succeed on (the SDK's own retry set, plus 529). */
+function retryableStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/**
+ * Maps an error from the SDK to an `ApplicationFailure` with a stable type:
+ * 429, 529, other 5xx, 408/409, connection errors and timeouts → `LlmRetryableError` (with
+ * `nextRetryDelay` from `retry-after`); 400, 401, 403, 404, 422 and other 4xx →
+ * `LlmNonRetryableError` (`nonRetryable: true`); a body that is not JSON →
+ * `LlmMalformedResponseError`. Details carry `{ status, requestId, errorType, retryAfterMs }`.
+ */
+export function classifyModelError(err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof Anthropic.APIError && typeof err.status === 'number') {
+    const status = err.status;
+    const delay = retryAfterMs(err.headers as Headers | undefined);
+    const retryable = retryableStatus(status);
+    return ApplicationFailure.create({
+      type: retryable ? FailureType.llmRetryable : FailureType.llmNonRetryable,
+      message: `Anthropic API ${err.message}`,
+      nonRetryable: !retryable,
+      ...(retryable && delay !== undefined && { nextRetryDelay: delay }),
+      details: [
+        {
+          status,
+          requestId: err.requestID ?? null,
+          errorType: err.type ?? null,
+          retryAfterMs: delay ?? null,
+        },
+      ],
+      cause: err,
+    });
+  }
+  if (err instanceof Anthropic.APIError) {
+    // No status: APIConnectionError, APIConnectionTimeoutError, APIUserAbortError without a signal.
+    return ApplicationFailure.create({
+      type: FailureType.llmRetryable,
+      message: `Anthropic API unreachable: ${err.message}`,
+      nonRetryable: false,
+      details: [{ status: null, requestId: null, errorType: err.name, retryAfterMs: null }],
+      cause: err,
+    });
+  }
+  if (err instanceof SyntaxError) {
+    // A 2xx whose JSON did not parse: the SDK surfaces the parser's error.
+    return malformed('', `response body is not valid JSON: ${err.message}`);
+  }
+  if (err instanceof Anthropic.AnthropicError) {
+    // Raised before any request (bad options, missing credentials): the same call fails again.
+    return ApplicationFailure.create({
+      type: FailureType.llmNonRetryable,
+      message: `Anthropic client: ${err.message}`,
+      nonRetryable: true,
+      cause: err,
+    });
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  return ApplicationFailure.create({
+    type: FailureType.llmRetryable,
+    message: `model call failed: ${e.message}`,
+    nonRetryable: false,
+    cause: e,
+  });
+}
