@@ -136,6 +136,20 @@ interface Spec<T> {
 function setting<T>(
   env: string,
   parser: Parser<T>,
+  def: T,
+  description: string,
+  secret?: boolean,
+): Spec<T> & { default: T };
+function setting<T>(
+  env: string,
+  parser: Parser<T>,
+  def: undefined,
+  description: string,
+  secret?: boolean,
+): Spec<T>;
+function setting<T>(
+  env: string,
+  parser: Parser<T>,
   def: T | undefined,
   description: string,
   secret = false,

@@ -1,0 +1,138 @@
+/**
+ * Conversation transcripts kept in Valkey rather than in workflow history (claim check), so that an
+ * activation's history grows with the number of steps, not with the size of what was said.
+ *
+ * A conversation has a setup (system prompt, tool specs, model settings) and numbered turns. Turn i
+ * holds the user blocks sent at step i and the assistant's answer. Writing turn i is idempotent, so
+ * an activity retry overwrites rather than appends.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from '../lib/keys';
+import type { ModelContent, ToolSpec } from './model';
+
+/** How long transcripts are kept after their last write (for debugging and replays of stuck runs). */
+const TRANSCRIPT_TTL_SECONDS = 3 * 24 * 3600;
+/** Tool output above this size is stored as a blob; history carries only a preview and a key. */
+export const INLINE_TOOL_OUTPUT_LIMIT = 2_000;
+/** Longest tool output ever given back to the model. */
+export const MAX_TOOL_OUTPUT_TO_MODEL = 100_000;
+
+export interface ConversationSetup {
+  agentId: string;
+  model: string;
+  system: string;
+  tools: ToolSpec[];
+  maxTokens: number;
+  temperature: number;
+  /** The user blocks of turn 0 (the prompt that opens the conversation). */
+  opening: UserBlock[];
+}
+
+/** A tool result as the workflow sees it: small, with the full output behind `blobKey`. */
+export interface ToolResultRef {
+  toolUseId: string;
+  isError: boolean;
+  preview: string;
+  blobKey?: string;
+}
+
+/** User content blocks of a turn, in the Messages API shape. */
+export type UserBlock =
+  | { type: 'text'; text: string }
+  | { type: 'tool_result'; tool_use_id: string; content: string; is_error?: boolean };
+
+export interface Turn {
+  user: UserBlock[];
+  assistant: ModelContent[];
+}
+
+function conversationKey(keys: Keys, id: string, part: 'setup' | 'turns'): string {
+  return keys.blob(`conv:${id}:${part}`);
+}
+
+export class ConversationStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async saveSetup(id: string, setup: ConversationSetup): Promise<void> {
+    await this.redis.set(
+      conversationKey(this.keys, id, 'setup'),
+      JSON.stringify(setup),
+      'EX',
+      TRANSCRIPT_TTL_SECONDS,
+    );
+  }
+
+  async setup(id: string): Promise<ConversationSetup> {
+    const raw = await this.redis.get(conversationKey(this.keys, id, 'setup'));
+    if (raw === null) throw new Error(`conversation ${id} has no setup (expired or never started)`);
+    return JSON.parse(raw) as ConversationSetup;
+  }
+
+  /** Turns 0..before-1 in order. */
+  async turns(id: string, before: number): Promise<Turn[]> {
+    if (before <= 0) return [];
+    const fields = Array.from({ length: before }, (_, i) => String(i));
+    const raw = await this.redis.hmget(conversationKey(this.keys, id, 'turns'), ...fields);
+    return raw.map((r, i) => {
+      if (r === null) throw new Error(`conversation ${id} is missing turn ${i}`);
+      return JSON.parse(r) as Turn;
+    });
+  }
+
+  async saveTurn(id: string, index: number, turn: Turn): Promise<void> {
+    const key = conversationKey(this.keys, id, 'turns');
+    await this.redis
+      .multi()
+      .hset(key, String(index), JSON.stringify(turn))
+      .expire(key, TRANSCRIPT_TTL_SECONDS)
+      .exec();
+  }
+
+  /** The `tool_use` block with this id in turn `index`, or undefined. */
+  async toolUse(
+    id: string,
+    index: number,
+    toolUseId: string,
+  ): Promise<Extract<ModelContent, { type: 'tool_use' }> | undefined> {
+    const raw = await this.redis.hget(conversationKey(this.keys, id, 'turns'), String(index));
+    if (raw === null) return undefined;
+    const turn = JSON.parse(raw) as Turn;
+    return turn.assistant.find(
+      (b): b is Extract<ModelContent, { type: 'tool_use' }> => b.type === 'tool_use' && b.id === toolUseId,
+    );
+  }
+
+  /** Stores tool output and returns the reference the workflow keeps. */
+  async storeToolOutput(
+    id: string,
+    toolUseId: string,
+    content: string,
+    isError: boolean,
+  ): Promise<ToolResultRef> {
+    if (content.length <= INLINE_TOOL_OUTPUT_LIMIT) return { toolUseId, isError, preview: content };
+    const blobKey = this.keys.blob(`conv:${id}:tool:${toolUseId}`);
+    await this.redis.set(blobKey, content.slice(0, MAX_TOOL_OUTPUT_TO_MODEL), 'EX', TRANSCRIPT_TTL_SECONDS);
+    const preview = `${content.slice(0, 500)}… [${content.length} characters in total]`;
+    return { toolUseId, isError, preview, blobKey };
+  }
+
+  /** Turns tool result references back into `tool_result` blocks with the full output. */
+  async resolveToolResults(refs: ToolResultRef[]): Promise<UserBlock[]> {
+    const blobKeys = refs.filter((r) => r.blobKey !== undefined).map((r) => r.blobKey!);
+    const blobs = blobKeys.length > 0 ? await this.redis.mget(...blobKeys) : [];
+    const byKey = new Map(blobKeys.map((k, i) => [k, blobs[i]]));
+    return refs.map((r) => {
+      const full =
+        r.blobKey !== undefined ? (byKey.get(r.blobKey) ?? `${r.preview} [full output expired]`) : r.preview;
+      return {
+        type: 'tool_result',
+        tool_use_id: r.toolUseId,
+        content: full,
+        ...(r.isError ? { is_error: true } : {}),
+      };
+    });
+  }
+}

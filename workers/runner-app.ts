@@ -1,0 +1,181 @@
+/**
+ * The runner: Temporal workers for the task queues of its mode (DESIGN.md), plus a worker on its own
+ * task queue for runner-bound sessions. Built from settings by `createRunner`, which the process
+ * entry point (workers/runner.ts) and the tests use alike.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import type { Redis } from 'ioredis';
+import { createActivationActivities } from '../activities/activation';
+import { ConversationStore } from '../activities/conversation';
+import { createAnthropicClient } from '../activities/model';
+import type { SessionHost } from '../activities/session';
+import { createSessionActivities, readSessionTools } from '../activities/session';
+import type { Settings } from '../lib/config';
+import { RUNNER_MODE_QUEUES } from '../lib/contract';
+import { AgentRegistry, SkillLibrary, createDefinitionStore } from '../lib/definitions';
+import { createGuards } from '../lib/guards';
+import { HubClient } from '../lib/hub/client';
+import { Keys } from '../lib/keys';
+import type { Logger } from '../lib/logger';
+import type { Metrics } from '../lib/metrics';
+import { createRedis } from '../lib/redis';
+import { temporalConnectionOptions } from '../lib/temporal';
+
+export interface RunnerOptions {
+  settings: Settings;
+  logger: Logger;
+  metrics: Metrics;
+  /** Host of runner-bound sessions (MCP servers, workspaces); without it agents get Hub tools only. */
+  sessions?: (deps: { logger: Logger; settings: Settings }) => SessionHost;
+  runnerId?: string;
+}
+
+export interface Runner {
+  readonly runnerId: string;
+  readonly queues: string[];
+  /** Runs every worker until `shutdown()` (or a shutdown signal handled by the Temporal runtime). */
+  run(): Promise<void>;
+  /** Stops polling; in-flight activities get the shutdown grace before they are handed back. */
+  shutdown(): void;
+  /** True while every worker is running. */
+  isRunning(): boolean;
+  readonly redis: Redis;
+}
+
+/** This runner's own task queue, for session-bound tool calls. */
+export function runnerQueue(runnerId: string): string {
+  return `botburrow-runner-${runnerId}`;
+}
+
+let bundlePromise: Promise<WorkflowBundleOption> | undefined;
+
+/** The prebuilt bundle in production (BOTBURROW_WORKFLOW_BUNDLE), else one bundle per process. */
+function workflowBundle(settings: Settings): Promise<WorkflowBundleOption> {
+  if (settings.workflowBundlePath)
+    return Promise.resolve({ codePath: path.resolve(settings.workflowBundlePath) });
+  bundlePromise ??= bundleWorkflowCode({
+    workflowsPath: path.resolve(__dirname, '../workflows/index'),
+    logger: undefined,
+  }).then((b) => ({ code: b.code }));
+  return bundlePromise;
+}
+
+export async function createRunner(o: RunnerOptions): Promise<Runner> {
+  const { settings, logger, metrics } = o;
+  const runnerId = o.runnerId ?? `${os.hostname()}-${randomUUID().slice(0, 8)}`;
+  const log = logger.child({ component: 'runner', runnerId });
+  const keys = new Keys(settings.keyPrefix ?? '');
+  const redis = createRedis(settings.redisUrl, { logger: log, name: 'runner' });
+  const connection = await NativeConnection.connect(temporalOptions(settings));
+  const hub = new HubClient({
+    baseUrl: settings.hubUrl,
+    apiKey: settings.hubApiKey,
+    timeoutMs: settings.hubTimeout * 1000,
+    clientId: `runner:${runnerId}`,
+    logger: log,
+  });
+  const store = createDefinitionStore(settings);
+  const registry = new AgentRegistry({ store, redis, keys, logger: log });
+  const skills = new SkillLibrary({ store, logger: log });
+  const guards = createGuards(redis, keys, settings, { metrics });
+  const conversations = new ConversationStore(redis, keys);
+  const anthropic = createAnthropicClient({
+    apiKey: settings.anthropicApiKey ?? (settings.anthropicBaseUrl ? 'scripted' : undefined),
+    baseURL: settings.anthropicBaseUrl,
+    timeoutMs: 280_000,
+  });
+  const sessionHost = o.sessions?.({ logger: log, settings });
+  const ownQueue = runnerQueue(runnerId);
+
+  const activationActivities = createActivationActivities({
+    hub,
+    registry,
+    skills,
+    ...guards,
+    conversations,
+    anthropic,
+    redis,
+    keys,
+    metrics,
+    logger: log,
+    settings: {
+      activationTimeoutSeconds: settings.activationTimeout,
+      maxIterations: settings.maxIterations,
+      priceTable: settings.priceTable,
+      hubBudgetCheck: settings.hubBudgetCheck,
+    },
+    sessionTools: (sessionId) => readSessionTools(redis, keys, sessionId),
+  });
+  const sessionActivities = sessionHost
+    ? createSessionActivities({
+        sessions: sessionHost,
+        runnerQueue: ownQueue,
+        callTimeoutSeconds: settings.mcpTimeout,
+        conversations,
+        redis,
+        keys,
+        metrics,
+      })
+    : {};
+
+  const bundle = await workflowBundle(settings);
+  const queues = [...RUNNER_MODE_QUEUES[settings.runnerMode]];
+  const common = {
+    connection,
+    namespace: settings.temporalNamespace,
+    identity: `runner@${runnerId}`,
+    shutdownGraceTime: `${settings.shutdownGrace} seconds`,
+    maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
+    // Cancels reach a heartbeating activity within ~2 s instead of 0.8 × its heartbeat timeout.
+    maxHeartbeatThrottleInterval: '2 seconds',
+  } as const;
+  const workers = await Promise.all([
+    ...queues.map((taskQueue) =>
+      Worker.create({
+        ...common,
+        taskQueue,
+        workflowBundle: bundle,
+        activities: { ...activationActivities, ...sessionActivities },
+        maxConcurrentWorkflowTaskExecutions: settings.maxConcurrentWorkflowTasks,
+        maxCachedWorkflows: Math.max(2, Math.floor(settings.maxCachedWorkflows / queues.length)),
+      }),
+    ),
+    // Session-bound tool calls only: no workflows on the runner's own queue.
+    Worker.create({ ...common, taskQueue: ownQueue, activities: sessionActivities }),
+  ]);
+
+  let running = false;
+  return {
+    runnerId,
+    queues,
+    redis,
+    isRunning: () => running && workers.every((w) => w.getState() === 'RUNNING'),
+    shutdown: () => {
+      for (const w of workers) {
+        if (w.getState() === 'RUNNING') w.shutdown();
+      }
+    },
+    async run() {
+      running = true;
+      log.info({ queues, ownQueue, mode: settings.runnerMode }, 'runner started');
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        running = false;
+        await sessionHost?.closeAll?.();
+        await connection.close();
+        redis.disconnect();
+        log.info('runner stopped');
+      }
+    },
+  };
+}
+
+function temporalOptions(settings: Settings): Parameters<typeof NativeConnection.connect>[0] {
+  // NativeConnection accepts the same address/TLS/API-key shape as the client connection.
+  return temporalConnectionOptions(settings) as Parameters<typeof NativeConnection.connect>[0];
+}

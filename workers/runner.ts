@@ -1,0 +1,42 @@
+/**
+ * Runner process: Temporal workers for the queues of BOTBURROW_RUNNER_MODE, `/metrics` `/health`
+ * `/ready` on :9091. SIGTERM drains (the Temporal runtime stops polling; in-flight activities get
+ * BOTBURROW_SHUTDOWN_GRACE seconds), then everything is closed.
+ */
+import { loadSettingsOrExit } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { createMetrics } from '../lib/metrics';
+import { startOpsServer } from '../lib/http-server';
+import { installTemporalRuntime } from './runtime';
+import { createRunner } from './runner-app';
+
+async function main(): Promise<void> {
+  const settings = loadSettingsOrExit();
+  const logger = createLogger('runner', settings.logLevel);
+  const metrics = createMetrics();
+  const temporalMetrics = await installTemporalRuntime(logger);
+  const runner = await createRunner({ settings, logger, metrics });
+  const beat = setInterval(() => metrics.runnerHeartbeat.set(Date.now() / 1000), 5000);
+  metrics.runnerHeartbeat.set(Date.now() / 1000);
+  const ops = await startOpsServer({
+    port: settings.metricsPort ?? 9091,
+    registry: metrics.registry,
+    logger,
+    extraMetrics: temporalMetrics,
+    readiness: {
+      workers: () => runner.isRunning(),
+      valkey: async () => (await runner.redis.ping()) === 'PONG',
+    },
+  });
+  try {
+    await runner.run();
+  } finally {
+    clearInterval(beat);
+    await ops.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`runner failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

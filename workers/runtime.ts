@@ -1,0 +1,35 @@
+/**
+ * The Temporal runtime of a process: SDK and core logs routed into pino, and the SDK's own worker
+ * metrics exported by core on a loopback port, which the ops server appends to `/metrics`.
+ */
+import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import type { LogLevel } from '@temporalio/worker';
+import { freePort } from '../dev/services';
+import type { Logger } from '../lib/logger';
+
+const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** Installs the runtime once per process; returns a reader of the SDK's Prometheus text. */
+export async function installTemporalRuntime(logger: Logger): Promise<() => Promise<string>> {
+  const port = await freePort();
+  const sdkLogger = logger.child({ component: 'temporal' });
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => {
+      sdkLogger[LEVELS[entry.level]]({ ...entry.meta }, entry.message);
+    }),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } },
+    },
+  });
+  return async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    return res.text();
+  };
+}

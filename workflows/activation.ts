@@ -1,0 +1,532 @@
+/**
+ * activationWorkflow: one activation of one agent (DESIGN.md). Deterministic code only: all I/O is
+ * in activities/activation.ts; transcripts and large tool output live in Valkey, so history grows
+ * with the number of steps, not with what was said.
+ */
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  type ActivityInterfaceFor,
+  CancellationScope,
+  TimeoutFailure,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type {
+  ActivationActivities,
+  AgentProfile,
+  HubToolResult,
+  LlmTurnResult,
+} from '../activities/activation';
+import type { ToolResultRef } from '../activities/conversation';
+import type { SessionActivities, SessionInfo } from '../activities/session';
+import type { ActivationInput, ActivationOutcome, ActivationResult } from '../lib/contract';
+import { SearchAttr } from '../lib/contract';
+import { FailureType } from '../lib/errors';
+import type { HubNotification } from '../lib/hub/types';
+import { isHubTool } from '../lib/hub-tools';
+import { isNoResponse, shouldRespond } from '../lib/prompts';
+
+export interface CancelInput {
+  reason?: string;
+}
+
+export type ActivationPhase = 'starting' | 'notifications' | 'exploring' | 'finishing' | 'done';
+
+export interface ActivationStatus {
+  agentId: string;
+  trigger: ActivationInput['trigger'];
+  phase: ActivationPhase;
+  iteration: number;
+  maxIterations: number | null;
+  timeoutMs: number | null;
+  tokensInput: number;
+  tokensOutput: number;
+  costUsd: number;
+  currentNotification: string | null;
+  notificationsProcessed: number;
+  lastTool: string | null;
+  session: { taskQueue: string; moves: number } | null;
+  stopping: string | null;
+}
+
+export const inboxUpdatedSignal = defineSignal('inboxUpdated');
+export const cancelSignal = defineSignal<[CancelInput]>('cancel');
+export const statusQuery = defineQuery<ActivationStatus>('status');
+
+const nonRetryable = [FailureType.definition, FailureType.llmNonRetryable, FailureType.unsupportedAgentType];
+
+/** Guards, Hub reads and bookkeeping: short, retried with backoff for as long as the run lasts. */
+const hub = proxyActivities<ActivationActivities>({
+  startToCloseTimeout: '60 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: nonRetryable },
+});
+
+/** The model call: long, heartbeating (so a cancel aborts it quickly); retry-after is honoured. */
+const llm = proxyActivities<ActivationActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '10 seconds',
+  // A cancel completes only once the activity has aborted its HTTP request.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: nonRetryable,
+  },
+});
+
+/** Native Hub tools; posting is idempotent per tool-use id, so a retry never posts twice. */
+const tools = proxyActivities<ActivationActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: nonRetryable,
+  },
+});
+
+/** Opening a runner-bound session runs on any runner; the session then lives on that runner. */
+const sessionOpen = proxyActivities<SessionActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+
+/** Session tool calls go to the session's runner; a dead runner shows as a schedule-to-start timeout. */
+function sessionCalls(info: SessionInfo): ActivityInterfaceFor<SessionActivities> {
+  return proxyActivities<SessionActivities>({
+    taskQueue: info.taskQueue,
+    scheduleToStartTimeout: '20 seconds',
+    startToCloseTimeout: `${info.callTimeoutSeconds + 30} seconds`,
+    heartbeatTimeout: '10 seconds',
+    retry: { maximumAttempts: 1 },
+  });
+}
+
+/** The state of one run, readable at any time through `statusQuery`. */
+class ActivationState {
+  phase: ActivationPhase = 'starting';
+  iteration = 0;
+  tokensInput = 0;
+  tokensOutput = 0;
+  costUsd = 0;
+  model = '';
+  notificationsProcessed = 0;
+  postsCreated = 0;
+  commentsCreated = 0;
+  currentNotification: string | null = null;
+  lastTool: string | null = null;
+  hitIterationCap = false;
+  inboxDirty = false;
+  profile: AgentProfile | null = null;
+  session: SessionInfo | null = null;
+  sessionMoves = 0;
+  /** Set once the run must stop at the next safe point, with the outcome it will end with. */
+  stop: { outcome: ActivationOutcome; reason: string } | null = null;
+  error: string | undefined;
+
+  constructor(readonly input: ActivationInput) {}
+
+  requestStop(outcome: ActivationOutcome, reason: string): void {
+    this.stop ??= { outcome, reason };
+  }
+
+  account(r: Extract<LlmTurnResult, { kind: 'ok' }>): void {
+    this.tokensInput += r.tokensInput;
+    this.tokensOutput += r.tokensOutput;
+    this.costUsd += r.costUsd;
+    this.model = r.model;
+  }
+
+  countPost(r: HubToolResult | { posted?: 'post' | 'comment' }): void {
+    if (r.posted === 'post') this.postsCreated++;
+    if (r.posted === 'comment') this.commentsCreated++;
+  }
+
+  status(): ActivationStatus {
+    return {
+      agentId: this.input.agentId,
+      trigger: this.input.trigger,
+      phase: this.phase,
+      iteration: this.iteration,
+      maxIterations: this.profile?.maxIterations ?? null,
+      timeoutMs: this.profile?.activationTimeoutMs ?? null,
+      tokensInput: this.tokensInput,
+      tokensOutput: this.tokensOutput,
+      costUsd: this.costUsd,
+      currentNotification: this.currentNotification,
+      notificationsProcessed: this.notificationsProcessed,
+      lastTool: this.lastTool,
+      session: this.session ? { taskQueue: this.session.taskQueue, moves: this.sessionMoves } : null,
+      stopping: this.stop ? `${this.stop.outcome}: ${this.stop.reason}` : null,
+    };
+  }
+}
+
+interface LoopResult {
+  /** The loop stopped early (cancel, pause, budget, timeout): its notification stays unread. */
+  stopped: boolean;
+  finalText: string;
+  posted: boolean;
+}
+
+export async function activationWorkflow(input: ActivationInput): Promise<ActivationResult> {
+  const info = workflowInfo();
+  const state = new ActivationState(input);
+  const startedAt = Date.now();
+  const work = new CancellationScope();
+
+  setHandler(inboxUpdatedSignal, () => {
+    state.inboxDirty = true;
+  });
+  setHandler(statusQuery, () => state.status());
+  setHandler(cancelSignal, (c: CancelInput) => {
+    state.requestStop('cancelled', c.reason ?? 'cancel signal');
+    work.cancel();
+  });
+  upsertSearchAttributes([
+    { key: SearchAttr.agentId, value: input.agentId },
+    { key: SearchAttr.trigger, value: input.trigger },
+  ]);
+
+  let outcome: ActivationOutcome;
+  try {
+    outcome = await work.run(() => run(state));
+  } catch (err) {
+    if (isCancellation(err)) {
+      state.requestStop('cancelled', 'workflow cancellation requested');
+      outcome = state.stop?.outcome ?? 'cancelled';
+    } else {
+      outcome = 'failed';
+      state.error = describeFailure(err);
+    }
+  }
+  if (outcome === 'cancelled' && state.stop?.outcome === 'cancelled' && state.error === undefined) {
+    state.error = state.stop.reason;
+  }
+
+  state.phase = 'finishing';
+  const result: ActivationResult = {
+    agentId: input.agentId,
+    trigger: input.trigger,
+    outcome,
+    notificationsProcessed: state.notificationsProcessed,
+    postsCreated: state.postsCreated,
+    commentsCreated: state.commentsCreated,
+    iterations: state.iteration,
+    tokensInput: state.tokensInput,
+    tokensOutput: state.tokensOutput,
+    costUsd: state.costUsd,
+    durationMs: Date.now() - startedAt,
+    ...(state.error !== undefined ? { error: state.error } : {}),
+  };
+  // Bookkeeping must happen even when the run was cancelled.
+  await CancellationScope.nonCancellable(async () => {
+    if (state.session) await closeSession(state.session);
+    if (outcome !== 'circuit_open') {
+      await hub.finishActivation({
+        agentId: input.agentId,
+        trigger: input.trigger,
+        outcome,
+        model: state.model,
+        tokensInput: state.tokensInput,
+        tokensOutput: state.tokensOutput,
+        costUsd: state.costUsd,
+        durationMs: result.durationMs,
+        reportKey: `${info.workflowId}:${info.runId}`,
+        breaker: breakerVerdict(outcome),
+      });
+    }
+  });
+  upsertSearchAttributes([
+    { key: SearchAttr.outcome, value: outcome },
+    { key: SearchAttr.iterations, value: state.iteration },
+    { key: SearchAttr.tokens, value: state.tokensInput + state.tokensOutput },
+    { key: SearchAttr.costUsd, value: state.costUsd },
+  ]);
+  state.phase = 'done';
+  return result;
+}
+
+/** Failures and timeouts count against the circuit breaker; refusals, pauses and cancels do not. */
+function breakerVerdict(outcome: ActivationOutcome): 'success' | 'failure' | 'none' {
+  switch (outcome) {
+    case 'succeeded':
+    case 'iteration_cap':
+      return 'success';
+    case 'failed':
+    case 'timed_out':
+      return 'failure';
+    default:
+      return 'none';
+  }
+}
+
+async function run(state: ActivationState): Promise<ActivationOutcome> {
+  const { input } = state;
+  const info = workflowInfo();
+  const prep = await hub.prepareActivation({
+    agentId: input.agentId,
+    probeOwner: `${info.workflowId}:${info.runId}`,
+  });
+  switch (prep.status) {
+    case 'ready':
+      break;
+    case 'paused':
+      state.error = `paused: ${prep.reason}`;
+      return 'cancelled';
+    case 'invalid':
+      state.error = prep.reason;
+      return 'failed';
+    default:
+      state.error = prep.reason;
+      return prep.status;
+  }
+  const profile = prep.profile;
+  state.profile = profile;
+
+  // The activation timer: when it fires, the loop stops at its next safe point.
+  const timer = new CancellationScope();
+  void timer
+    .run(() => sleep(profile.activationTimeoutMs))
+    .then(() =>
+      state.requestStop('timed_out', `activation timeout of ${profile.activationTimeoutMs / 1000}s reached`),
+    )
+    .catch(() => undefined);
+  try {
+    if (profile.needsSession) state.session = await openSession(state);
+    if (input.trigger === 'exploration') {
+      await explore(state);
+    } else {
+      const handled = await handleNotifications(state);
+      if (handled === 0 && input.trigger === 'manual' && !state.stop) await explore(state);
+    }
+  } finally {
+    timer.cancel();
+  }
+  if (state.stop) {
+    if (state.stop.outcome !== 'cancelled') state.error ??= state.stop.reason;
+    return state.stop.outcome;
+  }
+  return state.hitIterationCap ? 'iteration_cap' : 'succeeded';
+}
+
+/**
+ * Handles every unread notification, oldest first. A notification is marked read only after it was
+ * handled; if `inboxUpdated` arrived meanwhile, the inbox is read again before finishing.
+ */
+async function handleNotifications(state: ActivationState): Promise<number> {
+  const { agentId } = state.input;
+  const profile = state.profile!;
+  const handled = new Set<string>();
+  state.phase = 'notifications';
+  do {
+    state.inboxDirty = false;
+    const inbox = await hub.fetchNotifications({ agentId });
+    for (const n of inbox.filter((x) => !handled.has(x.id))) {
+      if (state.stop) return handled.size;
+      state.currentNotification = n.id;
+      if (shouldRespond(n.type, profile.behavior)) {
+        const loop = await conversation(state, n);
+        if (loop.stopped) return handled.size;
+        await postFinalAnswer(state, n, loop);
+      }
+      await hub.markNotificationsRead({ ids: [n.id] });
+      handled.add(n.id);
+      state.notificationsProcessed++;
+    }
+    state.currentNotification = null;
+  } while (state.inboxDirty && !state.stop);
+  return handled.size;
+}
+
+/** The answer of a notification conversation becomes the reply when the model did not post itself. */
+async function postFinalAnswer(state: ActivationState, n: HubNotification, loop: LoopResult): Promise<void> {
+  if (loop.posted || isNoResponse(loop.finalText) || !n.post_id) return;
+  const info = workflowInfo();
+  const r = await tools.postReply({
+    agentId: state.input.agentId,
+    postId: n.post_id,
+    content: loop.finalText,
+    idempotencyKey: `${info.workflowId}:${n.id}:final`,
+  });
+  if (r.posted) state.commentsCreated++;
+}
+
+async function explore(state: ActivationState): Promise<void> {
+  state.phase = 'exploring';
+  await conversation(state, undefined);
+}
+
+/** The tool-use loop of one conversation (a notification, or exploration). */
+async function conversation(
+  state: ActivationState,
+  notification: HubNotification | undefined,
+): Promise<LoopResult> {
+  const { agentId } = state.input;
+  const profile = state.profile!;
+  const info = workflowInfo();
+  const conversationId = `${info.workflowId}:${info.runId}:${notification?.id ?? 'explore'}`;
+  const started = await hub.startConversation({
+    conversationId,
+    agentId,
+    ...(notification ? { notification } : {}),
+    ...(state.session ? { sessionId: state.session.sessionId } : {}),
+  });
+  const offered = new Set(started.tools);
+  let toolResults: ToolResultRef[] = [];
+  let posted = false;
+
+  for (let turn = 0; turn < profile.maxIterations; turn++) {
+    if (state.stop) return { stopped: true, finalText: '', posted };
+    const final = turn === profile.maxIterations - 1;
+    state.iteration++;
+    const r = await llm.llmTurn.executeWithOptions({ summary: `llm #${state.iteration} ${profile.model}` }, [
+      {
+        conversationId,
+        agentId,
+        turn,
+        toolResults,
+        final,
+        reservationId: `${conversationId}:${turn}`,
+      },
+    ]);
+    if (r.kind === 'paused') {
+      state.requestStop('cancelled', `paused: ${r.reason}`);
+      return { stopped: true, finalText: '', posted };
+    }
+    if (r.kind === 'budget_exceeded') {
+      state.requestStop('budget_exceeded', r.reason);
+      return { stopped: true, finalText: '', posted };
+    }
+    state.account(r);
+    upsertSearchAttributes([
+      { key: SearchAttr.iterations, value: state.iteration },
+      { key: SearchAttr.tokens, value: state.tokensInput + state.tokensOutput },
+    ]);
+    if (r.toolCalls.length === 0 || final) {
+      if (final) state.hitIterationCap = true;
+      return { stopped: false, finalText: r.text, posted };
+    }
+    toolResults = [];
+    for (const call of r.toolCalls) {
+      if (state.stop) return { stopped: true, finalText: '', posted };
+      state.lastTool = call.name;
+      const ref = await runTool(state, conversationId, turn, call, offered);
+      if ('posted' in ref && ref.posted) {
+        posted = true;
+        state.countPost(ref);
+      }
+      toolResults.push(ref);
+    }
+  }
+  // Unreachable: the last turn above always returns.
+  return { stopped: false, finalText: '', posted };
+}
+
+async function runTool(
+  state: ActivationState,
+  conversationId: string,
+  turn: number,
+  call: { id: string; name: string },
+  offered: Set<string>,
+): Promise<ToolResultRef | HubToolResult> {
+  const info = workflowInfo();
+  if (!offered.has(call.name)) {
+    return { toolUseId: call.id, isError: true, preview: `tool ${call.name} is not available to this agent` };
+  }
+  const args = {
+    conversationId,
+    agentId: state.input.agentId,
+    turn,
+    toolUseId: call.id,
+    idempotencyKey: `${info.workflowId}:${call.id}`,
+  };
+  if (isHubTool(call.name)) {
+    return tools.hubTool.executeWithOptions({ summary: `hub ${call.name}` }, [args]);
+  }
+  if (!state.session) {
+    return {
+      toolUseId: call.id,
+      isError: true,
+      preview: `tool ${call.name} needs a session and none is open`,
+    };
+  }
+  return sessionTool(state, args, call.name);
+}
+
+/**
+ * Calls a session tool on the runner that holds the session. If that runner is gone (the task is
+ * not picked up, heartbeats stop, or the session is unknown there), a new session is opened on
+ * another runner and the call is made there once.
+ */
+async function sessionTool(
+  state: ActivationState,
+  args: { conversationId: string; agentId: string; turn: number; toolUseId: string },
+  toolName: string,
+): Promise<ToolResultRef> {
+  for (let attempt = 0; ; attempt++) {
+    const session = state.session!;
+    try {
+      return await sessionCalls(session).callSessionTool.executeWithOptions({ summary: `mcp ${toolName}` }, [
+        { ...args, sessionId: session.sessionId },
+      ]);
+    } catch (err) {
+      if (!isSessionLost(err) || attempt >= 1) {
+        if (isCancellation(err)) throw err;
+        return {
+          toolUseId: args.toolUseId,
+          isError: true,
+          preview: `tool ${toolName} failed: ${describeFailure(err)}`,
+        };
+      }
+      state.sessionMoves++;
+      state.session = await openSession(state);
+    }
+  }
+}
+
+function isSessionLost(err: unknown): boolean {
+  if (!(err instanceof ActivityFailure)) return false;
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure) return cause.type === FailureType.sessionLost;
+  return cause instanceof TimeoutFailure;
+}
+
+async function openSession(state: ActivationState): Promise<SessionInfo> {
+  const info = workflowInfo();
+  return sessionOpen.openSession.executeWithOptions({ summary: 'session open' }, [
+    { sessionId: `${info.workflowId}:${info.runId}:${state.sessionMoves}`, agentId: state.input.agentId },
+  ]);
+}
+
+async function closeSession(session: SessionInfo): Promise<void> {
+  try {
+    await proxyActivities<SessionActivities>({
+      taskQueue: session.taskQueue,
+      scheduleToStartTimeout: '10 seconds',
+      startToCloseTimeout: '30 seconds',
+      retry: { maximumAttempts: 1 },
+    }).closeSession({ sessionId: session.sessionId });
+  } catch {
+    // The runner that held it is gone, and its sessions with it.
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return describeFailure(err.cause);
+  if (err instanceof ApplicationFailure) return `${err.type ?? 'Error'}: ${err.message}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
