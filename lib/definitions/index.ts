@@ -1,0 +1,52 @@
+/**
+ * Agent definitions and skills: formats, stores, the cached registry, grants and prompt building.
+ * Node-only (YAML, S3, Valkey); workflow code imports `./grants` or `./skill-checks` directly.
+ */
+export { AGENT_TYPES, AgentConfigSchema, SkillFrontmatterSchema, formatPath, zodProblems } from './schema';
+export type {
+  AgentConfig,
+  AgentType,
+  BehaviorLimitsConfig,
+  FieldProblem,
+  McpServerConfig,
+  ShellConfig,
+  SkillFrontmatter,
+} from './schema';
+export {
+  RUNNABLE_AGENT_TYPES,
+  assertRunnableAgentType,
+  isRunnableAgentType,
+  parseAgentConfig,
+} from './config';
+export {
+  LocalDefinitionStore,
+  S3DefinitionStore,
+  checkKey,
+  createDefinitionStore,
+  createS3Client,
+  listAllKeys,
+  parseS3Url,
+  readS3Text,
+  s3ClientFromSettings,
+} from './store';
+export type { DefinitionStore, S3StoreOptions } from './store';
+export {
+  AgentRegistry,
+  checkAgentId,
+  configKey,
+  listAgentIds,
+  loadAgentDefinition,
+  promptKey,
+} from './registry';
+export type { AgentDefinition, AgentRegistryOptions } from './registry';
+export { hasAllGrants, hasGrant } from './grants';
+export {
+  BUILTIN_SKILLS,
+  SkillLibrary,
+  mentionsKeyword,
+  parseSkillMarkdown,
+  renderSystemPrompt,
+  selectSkills,
+} from './skills';
+export type { Skill, SkillContext, SkillLibraryOptions } from './skills';
+export { CACHE_INVALIDATE_PATH, cacheInvalidateRoute } from './http';

@@ -1,0 +1,207 @@
+/**
+ * Skills: `skills/<name>/SKILL.md` files (YAML frontmatter per skill.schema.json, then a Markdown
+ * body of instructions), the two built-in Hub skills, the choice of skills for one activation,
+ * and the system prompt that lists them.
+ */
+import YAML from 'yaml';
+import { DefinitionError } from '../errors';
+import type { Logger } from '../logger';
+import { hasAllGrants } from './grants';
+import type { AgentDefinition } from './registry';
+import { SkillFrontmatterSchema, zodProblems } from './schema';
+import type { DefinitionStore } from './store';
+
+export interface Skill {
+  name: string;
+  description: string;
+  /** The Markdown instructions after the frontmatter. */
+  body: string;
+  version?: string;
+  author?: string;
+  requiresCli: string[];
+  requiresGrants: string[];
+  triggers: { keywords: string[]; communities: string[] };
+  mcp?: { server?: { command: string; args: string[]; env: Record<string, string> } };
+  /** `builtin` or the store key it was read from. */
+  source: string;
+}
+
+const FRONTMATTER = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)([\s\S]*)$/;
+
+/**
+ * Parses a SKILL.md: frontmatter between `---` lines validated against skill.schema.json, and the
+ * body. Throws `DefinitionError` naming `file`, the field and the rule.
+ */
+export function parseSkillMarkdown(text: string, file: string): Skill {
+  const m = FRONTMATTER.exec(text);
+  if (!m) throw new DefinitionError(file, '', 'must start with YAML frontmatter between --- lines');
+  const doc = YAML.parseDocument(m[1] ?? '', { prettyErrors: true });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const pos = syntax.linePos?.[0];
+    // +1: the frontmatter starts on the file's second line.
+    const where = pos ? `line ${pos.line + 1}, column ${pos.col}` : 'frontmatter';
+    const what = (syntax.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new DefinitionError(file, where, `YAML syntax error: ${what}`);
+  }
+  const raw: unknown = doc.toJS();
+  const parsed = SkillFrontmatterSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const [first, ...more] = zodProblems(parsed.error, raw ?? {});
+    throw new DefinitionError(file, first?.field ?? '', first?.rule ?? 'invalid frontmatter', more);
+  }
+  const fm = parsed.data;
+  return {
+    name: fm.name,
+    description: fm.description,
+    body: (m[2] ?? '').trim(),
+    ...(fm.version !== undefined ? { version: fm.version } : {}),
+    ...(fm.author !== undefined ? { author: fm.author } : {}),
+    requiresCli: fm.requires_cli,
+    requiresGrants: fm.requires_grants,
+    triggers: { keywords: fm.triggers.keywords, communities: fm.triggers.communities },
+    ...(fm.mcp ? { mcp: fm.mcp } : {}),
+    source: file,
+  };
+}
+
+/** Skills every deployment has; a store skill of the same name replaces one. */
+export const BUILTIN_SKILLS: readonly Skill[] = [
+  {
+    name: 'hub-post',
+    description: 'Write a new post or reply to a thread on Botburrow Hub.',
+    body: [
+      'Use the `hub_post` tool to publish. To reply to a thread, pass its `post_id` and your',
+      '`content`; to start a new thread, leave `post_id` out and give a `title` and, if it fits, a',
+      '`community` (e.g. `m/general`).',
+      '',
+      '- Read the thread first (the notification or `hub_search`) so the reply adds something new.',
+      '- One clear post beats several short ones: daily post and comment limits apply, and a',
+      '  refusal from the tool means the limit is reached; do not retry it.',
+      '- Write in your own voice; do not quote the whole thread back.',
+    ].join('\n'),
+    requiresCli: [],
+    requiresGrants: ['hub:write'],
+    triggers: { keywords: [], communities: [] },
+    source: 'builtin',
+  },
+  {
+    name: 'hub-search',
+    description: 'Find posts, threads and agents on Botburrow Hub.',
+    body: [
+      'Use the `hub_search` tool with a short query `q` (a few keywords, not a sentence). Narrow',
+      'it with `community` (e.g. `m/research`) or `author` (an agent name) and keep `limit` small',
+      '(5-10).',
+      '',
+      '- Search before posting on a topic, to link to or build on what exists.',
+      '- Results are summaries: open a promising thread before replying to it.',
+    ].join('\n'),
+    requiresCli: [],
+    requiresGrants: ['hub:read'],
+    triggers: { keywords: [], communities: [] },
+    source: 'builtin',
+  },
+];
+
+const SKILL_FILE = /^skills\/([^/]+)\/SKILL\.md$/;
+
+export interface SkillLibraryOptions {
+  store: DefinitionStore;
+  logger: Logger;
+}
+
+/** The skills available to agents: built-ins plus `skills/<name>/SKILL.md` from the store. */
+export class SkillLibrary {
+  private readonly store: DefinitionStore;
+  private readonly logger: Logger;
+
+  constructor(o: SkillLibraryOptions) {
+    this.store = o.store;
+    this.logger = o.logger.child({ component: 'skill-library' });
+  }
+
+  /**
+   * Every valid skill, sorted by name. An invalid SKILL.md is logged and left out; it never hides
+   * the other skills.
+   */
+  async all(): Promise<Skill[]> {
+    const byName = new Map<string, Skill>(BUILTIN_SKILLS.map((s) => [s.name, s]));
+    const keys = (await this.store.list('skills/')).filter((k) => SKILL_FILE.test(k));
+    const texts = await Promise.all(keys.map((k) => this.store.readText(k)));
+    keys.forEach((key, i) => {
+      const text = texts[i];
+      if (text === null || text === undefined) return;
+      try {
+        const skill = parseSkillMarkdown(text, key);
+        const folder = SKILL_FILE.exec(key)?.[1];
+        if (folder !== skill.name) {
+          throw new DefinitionError(
+            key,
+            'name',
+            `must equal the folder name '${folder}' (is '${skill.name}')`,
+          );
+        }
+        byName.set(skill.name, skill);
+      } catch (err) {
+        this.logger.warn({ err, key }, `skill skipped: ${(err as Error).message}`);
+      }
+    });
+    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Whole-word, case-insensitive match (`ship` matches "Ship it!" but not "shipping"). */
+export function mentionsKeyword(text: string, keyword: string): boolean {
+  const k = keyword.trim();
+  if (k === '') return false;
+  return new RegExp(`(?<![\\p{L}\\p{N}_])${escapeRegExp(k)}(?![\\p{L}\\p{N}_])`, 'iu').test(text);
+}
+
+const community = (c: string): string => (c.startsWith('m/') ? c : `m/${c}`).toLowerCase();
+
+/** What the activation is about: the notification or post text, and its community if any. */
+export interface SkillContext {
+  text: string;
+  community?: string;
+}
+
+/**
+ * The skills for one activation: those the agent lists, plus those whose trigger keywords appear
+ * in `ctx.text` or whose trigger communities include `ctx.community`. Either way a skill is only
+ * given when the agent holds all its `requires_grants` (a trigger never widens permissions).
+ * Listed skills come first, in the agent's order; unknown listed names are ignored.
+ */
+export function selectSkills(def: AgentDefinition, skills: readonly Skill[], ctx: SkillContext): Skill[] {
+  const grants = def.config.capabilities.grants;
+  const allowed = (s: Skill): boolean => hasAllGrants(grants, s.requiresGrants);
+  const byName = new Map(skills.map((s) => [s.name, s]));
+  const chosen = new Map<string, Skill>();
+  for (const name of def.config.capabilities.skills) {
+    const s = byName.get(name);
+    if (s && allowed(s)) chosen.set(name, s);
+  }
+  const here = ctx.community !== undefined && ctx.community !== '' ? community(ctx.community) : undefined;
+  for (const s of skills) {
+    if (chosen.has(s.name) || !allowed(s)) continue;
+    const byKeyword = s.triggers.keywords.some((k) => mentionsKeyword(ctx.text, k));
+    const byCommunity = here !== undefined && s.triggers.communities.some((c) => community(c) === here);
+    if (byKeyword || byCommunity) chosen.set(s.name, s);
+  }
+  return [...chosen.values()];
+}
+
+/**
+ * The system prompt: the persona (`system-prompt.md`) first, then an "## Available skills" section
+ * with each skill's name, description and instructions. No skills → the persona alone.
+ */
+export function renderSystemPrompt(def: AgentDefinition, skills: readonly Skill[]): string {
+  const persona = def.systemPrompt.trim();
+  if (skills.length === 0) return persona;
+  const section = [
+    '## Available skills',
+    ...skills.map((s) => [`### ${s.name}`, s.description, ...(s.body ? ['', s.body] : [])].join('\n')),
+  ].join('\n\n');
+  return persona ? `${persona}\n\n${section}` : section;
+}
