@@ -13,6 +13,10 @@ export class Keys {
   leader(): string {
     return this.k('coordinator:leader');
   }
+  /** Hash agent → epoch ms of its last exploration start (hourly/daily discovery frequency). */
+  explorationStarts(): string {
+    return this.k('coordinator:exploration:last');
+  }
   failures(): string {
     return this.k('work:failures');
   }
@@ -39,6 +43,10 @@ export class Keys {
   fleetReservations(): string {
     return this.k('budget:reservations:_all');
   }
+  /** Marker that a reservation was settled (makes settle idempotent under activity retries). */
+  budgetSettled(agentId: string, reservationId: string): string {
+    return this.k(`budget:settled:${agentId}:${reservationId}`);
+  }
   limitPosts(agentId: string, day: string): string {
     return this.k(`limits:${agentId}:posts:${day}`);
   }
@@ -50,6 +58,10 @@ export class Keys {
   }
   limitLast(agentId: string): string {
     return this.k(`limits:${agentId}:last`);
+  }
+  /** Undo record of one behaviour-limit acquire (makes release idempotent). */
+  limitAcquire(agentId: string, tokenId: string): string {
+    return this.k(`limits:${agentId}:acquire:${tokenId}`);
   }
   agentCache(agentId: string): string {
     return this.k(`cache:agent:${agentId}`);

@@ -1,0 +1,78 @@
+/**
+ * The project's Valkey client factory. Guards must fail fast when Valkey is gone (an activity that
+ * cannot reach its budget counters should fail and retry, not hang), so the client bounds every
+ * command and never queues commands for an unreachable server.
+ */
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { Logger } from './logger';
+
+export interface CreateRedisOptions {
+  logger?: Logger;
+  /** Connection name shown by `CLIENT LIST` (e.g. `runner`). */
+  name?: string;
+  /** TCP connect timeout (ms); default 2000. */
+  connectTimeoutMs?: number;
+  /** Upper bound for any single command, including scripts (ms); default 2000. */
+  commandTimeoutMs?: number;
+  /** Longest pause between reconnect attempts (ms); default 2000. */
+  maxReconnectDelayMs?: number;
+}
+
+/** Delay before reconnect attempt `times` (1-based): 100 ms doubling, capped at `maxMs`. */
+export function reconnectDelayMs(times: number, maxMs: number): number {
+  return Math.min(100 * 2 ** Math.min(Math.max(times - 1, 0), 16), maxMs);
+}
+
+/** The ioredis options `createRedis` uses (exported so tests can assert them). */
+export function redisOptions(o: CreateRedisOptions = {}): RedisOptions {
+  const maxDelay = o.maxReconnectDelayMs ?? 2000;
+  return {
+    connectionName: o.name,
+    connectTimeout: o.connectTimeoutMs ?? 2000,
+    commandTimeout: o.commandTimeoutMs ?? 2000,
+    // One retry after a reconnect, then the caller gets the error (ioredis default is 20).
+    maxRetriesPerRequest: 1,
+    // Queue only until the first connection is ready (commands sent right after construction);
+    // createRedis switches it off from then on, so an outage fails commands at once.
+    enableOfflineQueue: true,
+    lazyConnect: false,
+    retryStrategy: (times: number) => reconnectDelayMs(times, maxDelay),
+  };
+}
+
+/**
+ * Creates a Valkey client with bounded timeouts: connect and command timeouts (~2 s), one retry
+ * per request, no offline queue once connected (commands fail immediately while the server is
+ * unreachable) and reconnects with capped backoff forever. Connection errors are logged, never
+ * thrown as unhandled `error` events.
+ */
+export function createRedis(url: string, o: CreateRedisOptions = {}): Redis {
+  const redis = new Redis(url, redisOptions(o));
+  const where = redactUrl(url);
+  let lastError = '';
+  redis.on('ready', () => {
+    redis.options.enableOfflineQueue = false;
+    if (lastError) o.logger?.info({ redis: where }, 'Valkey connection restored');
+    lastError = '';
+  });
+  redis.on('error', (err: Error) => {
+    // Log each distinct failure once per outage instead of once per reconnect attempt.
+    if (err.message === lastError) return;
+    lastError = err.message;
+    o.logger?.warn({ redis: where, err: err.message }, 'Valkey connection error');
+  });
+  return redis;
+}
+
+/** `redis://user:secret@host:6379/0` → `redis://host:6379/0` (never log credentials). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(invalid Valkey URL)';
+  }
+}
