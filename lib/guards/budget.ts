@@ -148,13 +148,11 @@ end
  *      fleetLimitMicros (-1 = none), gcTtlMs
  * → {0, usedTokens, reservedTokens, usedMicros, reservedMicros}   reserved (or already open)
  *   {1|2|3, used, reserved, requested, limit}                      refused: daily/monthly/fleet
- *   {4, 0, 0, 0, 0}                                                id already settled
  */
 const RESERVE_LUA = `${SCAN_AGENT}
 local agent, id, now = ARGV[1], ARGV[2], tonumber(ARGV[5])
-if redis.call('EXISTS', KEYS[6]) == 1 then
-  return {4, 0, 0, 0, 0}
-end
+-- A settled id reserved again is the next attempt of the same call: a new reservation.
+redis.call('DEL', KEYS[6])
 local pendingT, pendingC, open = scanAgent(KEYS[4], KEYS[5], agent, now, true)
 local usedT, usedC = num(KEYS[1]), num(KEYS[2])
 if open[id] then
@@ -277,8 +275,10 @@ export class BudgetGuard {
    * Reserves one LLM call's worst case (`tokens` = prompt estimate + max_tokens, `costUsd` at the
    * model's price). Refused when settled usage plus open reservations plus this one would pass the
    * agent's daily tokens, its monthly cost or the fleet cap; the message names the limit and the
-   * numbers. Use a fresh `reservationId` per model call attempt; reserving an id that is still open
-   * again (a retried activity) is a no-op success, reserving an already settled id is an error.
+   * numbers. One `reservationId` per model call (e.g. conversation + turn): reserving an id that is
+   * still open again (the activity retried before settling) is a no-op success; reserving an id
+   * that was settled starts a new reservation (the next attempt of that call), which its own settle
+   * then counts.
    */
   async reserve(
     agentId: string,
@@ -309,11 +309,6 @@ export class BudgetGuard {
       this.reportUsage(agentId, a, c / 1e6);
       return { ok: true };
     }
-    if (code === 4) {
-      throw new Error(
-        `budget reserve for ${agentId}: reservation ${r.reservationId} was already settled; use a new reservation id per model call attempt`,
-      );
-    }
     const limit = KINDS[code];
     if (limit === undefined) throw new Error(`budget reserve: unexpected reply code ${code}`);
     this.o.metrics?.guardRefusals.inc({ reason: limit });
@@ -326,8 +321,8 @@ export class BudgetGuard {
 
   /**
    * Replaces the reservation by the real usage (also after a failed call that spent tokens).
-   * Idempotent: settling the same reservation id again is a no-op, even after the reservation
-   * expired or was released. Settling an unknown or expired id still counts the usage, since the
+   * Idempotent: settling the same reservation id again (without a new `reserve` in between) is a
+   * no-op, even after the reservation expired or was released. Settling an unknown or expired id still counts the usage, since the
    * tokens were spent. Usage counts toward the current UTC day and month.
    */
   async settle(
