@@ -244,6 +244,12 @@ export const SETTINGS = {
   ),
   maxIterations: setting('BOTBURROW_MAX_ITERATIONS', int(1, 50), 10, 'default LLM iterations per activation'),
   mcpTimeout: setting('BOTBURROW_MCP_TIMEOUT', int(1, 3600), 30, 'MCP tool call timeout (s)'),
+  mcpEnvAllowlist: setting(
+    'BOTBURROW_MCP_ENV_ALLOWLIST',
+    list,
+    [],
+    'runner variables custom MCP servers may reference as ${NAME} in their env',
+  ),
   maxConcurrentActivities: setting(
     'BOTBURROW_MAX_CONCURRENT_ACTIVITIES',
     int(1, 10000),
