@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# botburrow-agents image: one image for every process; the Kubernetes manifests choose the command
+# (node dist/workers/coordinator.js | runner.js | skill-sync.js).
+
+# --- build: compile TypeScript and the prebuilt workflow bundle --------------------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY . .
+# The runner loads dist/workflow-bundle.js (BOTBURROW_WORKFLOW_BUNDLE) instead of bundling the
+# workflow code at start; fail the build rather than ship an image without it.
+RUN npm run build \
+  && test -f dist/workers/coordinator.js \
+  && test -f dist/workers/runner.js \
+  && test -f dist/workers/skill-sync.js \
+  && test -f dist/workflow-bundle.js
+
+# --- production dependencies only ---------------------------------------------------------------
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
+  && npm cache clean --force
+
+# --- runtime ------------------------------------------------------------------------------------
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    BOTBURROW_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
+    BOTBURROW_WORKSPACE_ROOT=/tmp/botburrow-workspaces
+WORKDIR /app
+COPY --from=deps --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/package.json ./package.json
+COPY --from=build --chown=root:root /app/dist ./dist
+# The code is owned by root and read-only for the process; it runs as the image's unprivileged
+# "node" user (uid 1000), which the pod securityContext also requires.
+USER 1000:1000
+EXPOSE 9090 9091 9092
+CMD ["node", "dist/workers/runner.js"]

@@ -1,0 +1,716 @@
+/**
+ * The Kubernetes manifests: every overlay (alone and with each optional component) renders with
+ * kustomize, every object validates against the Kubernetes API schemas offline, and the manifests
+ * agree with the code (setting names, required settings, ports, probe paths, label selectors).
+ * Each cross-check is a function returning problems; the "catches" tests feed it a broken copy to
+ * show it can fail.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import ts from 'typescript';
+import { SETTINGS, SETTING_NAMES, loadSettings } from '../../lib/config';
+import { RUNNER_MODE_QUEUES, SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../lib/contract';
+import type { RunnerMode } from '../../lib/contract';
+import { startOpsServer } from '../../lib/http-server';
+import type { OpsServer } from '../../lib/http-server';
+import { createLogger } from '../../lib/logger';
+import {
+  ROOT,
+  byKind,
+  named,
+  renderVariants,
+  schemaProblems,
+  secretTemplates,
+  selects,
+  unknownFieldProblems,
+  workloads,
+} from './k8s-support';
+import type { Container, K8sObject, LabelSelector, Probe, Variant, Workload } from './k8s-support';
+
+/** Environment names in manifests that are not settings of lib/config.ts, and why. */
+const NON_SETTING_ENV: Record<string, string> = {
+  NODE_OPTIONS: 'heap size for the container memory limit',
+  NODE_ENV: 'set in the image',
+  HOME: 'writable home on a read-only root filesystem (npx caches of MCP servers)',
+};
+
+const SECRET_NAME = 'botburrow-agents-secrets';
+const secretSettings = Object.values(SETTINGS)
+  .filter((s) => s.secret)
+  .map((s) => s.env);
+
+type Process = 'coordinator' | 'runner' | 'skill-sync';
+
+/** The process a container runs, from its command (`node dist/workers/<process>.js`). */
+function processOf(c: Container): Process | undefined {
+  const m = /^dist\/workers\/(coordinator|runner|skill-sync)\.js$/.exec(c.command?.[1] ?? '');
+  return c.command?.[0] === 'node' && m ? (m[1] as Process) : undefined;
+}
+
+/** The port a process serves when BOTBURROW_METRICS_PORT is unset, read from its entry point. */
+function defaultPort(proc: Process): number {
+  const source = fs.readFileSync(path.join(ROOT, `workers/${proc}.ts`), 'utf8');
+  const m = /metricsPort\s*\?\?\s*(\d+)/.exec(source);
+  if (!m) throw new Error(`workers/${proc}.ts: no "settings.metricsPort ?? <port>" found`);
+  return Number(m[1]);
+}
+
+/**
+ * The settings a process requires: the second argument of its loadSettings(OrExit) call
+ * (an array literal, or a const initialised with one), as env names.
+ */
+function requiredSettings(proc: Process): string[] {
+  const file = path.join(ROOT, `workers/${proc}.ts`);
+  const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+  const consts = new Map<string, ts.Expression>();
+  const calls: ts.CallExpression[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.initializer) {
+      consts.set(node.name.text, node.initializer);
+    }
+    if (
+      ts.isCallExpression(node) &&
+      ts.isIdentifier(node.expression) &&
+      ['loadSettings', 'loadSettingsOrExit'].includes(node.expression.text)
+    ) {
+      calls.push(node);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  if (calls.length === 0) throw new Error(`workers/${proc}.ts does not call loadSettingsOrExit`);
+  const strip = (e: ts.Expression): ts.Expression =>
+    ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isParenthesizedExpression(e)
+      ? strip(e.expression)
+      : e;
+  const keys: string[] = [];
+  for (const call of calls) {
+    let arg = call.arguments[1];
+    if (!arg) continue;
+    arg = strip(arg);
+    if (ts.isIdentifier(arg)) arg = consts.has(arg.text) ? strip(consts.get(arg.text)!) : arg;
+    if (!ts.isArrayLiteralExpression(arg)) {
+      throw new Error(`workers/${proc}.ts: cannot read the required settings (${arg.getText()})`);
+    }
+    for (const el of arg.elements) {
+      if (!ts.isStringLiteral(el)) throw new Error(`workers/${proc}.ts: required setting ${el.getText()}`);
+      keys.push(el.text);
+    }
+  }
+  return keys.map((k) => {
+    const spec = (SETTINGS as Record<string, { env: string }>)[k];
+    if (!spec) throw new Error(`workers/${proc}.ts requires unknown setting ${k}`);
+    return spec.env;
+  });
+}
+
+interface ContainerEnv {
+  /** Variables the container surely has: ConfigMap keys, literal values, non-optional secret keys. */
+  surely: Record<string, string>;
+  /** Every variable name the container may have. */
+  names: string[];
+}
+
+function containerEnv(c: Container, objects: K8sObject[]): ContainerEnv {
+  const surely: Record<string, string> = {};
+  const names: string[] = [];
+  for (const from of c.envFrom ?? []) {
+    if (from.configMapRef) {
+      const cm = named(objects, 'ConfigMap', from.configMapRef.name);
+      const data = (cm?.data ?? {}) as Record<string, string>;
+      Object.assign(surely, data);
+      names.push(...Object.keys(data));
+    }
+  }
+  for (const e of c.env ?? []) {
+    names.push(e.name);
+    if (e.value !== undefined) surely[e.name] = e.value;
+    else if (e.valueFrom?.secretKeyRef && e.valueFrom.secretKeyRef.optional !== true) {
+      surely[e.name] = 'placeholder-secret';
+    }
+  }
+  return { surely, names };
+}
+
+/** Resolves a probe or Service port (number or container port name) to a number. */
+function portNumber(port: number | string | undefined, c: Container): number | undefined {
+  if (typeof port === 'number') return port;
+  return c.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+function botburrowContainers(objects: K8sObject[]): { w: Workload; c: Container; proc: Process }[] {
+  return workloads(objects).flatMap((w) =>
+    w.pod.containers.flatMap((c) => {
+      const proc = processOf(c);
+      return proc ? [{ w, c, proc }] : [];
+    }),
+  );
+}
+
+// ------------------------------------------------------------------------------------------
+// Cross-checks: each returns human-readable problems, [] when the manifests agree with the code.
+
+function envNameProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const cm of byKind(objects, 'ConfigMap').filter((o) =>
+    o.metadata.name.startsWith('botburrow-agents-config'),
+  )) {
+    for (const key of Object.keys((cm.data ?? {}))) {
+      if (!SETTING_NAMES.includes(key))
+        problems.push(`ConfigMap ${cm.metadata.name}: ${key} is not a setting`);
+      if (secretSettings.includes(key)) problems.push(`ConfigMap ${cm.metadata.name}: ${key} is a secret`);
+    }
+  }
+  for (const w of workloads(objects)) {
+    for (const c of w.pod.containers) {
+      for (const e of c.env ?? []) {
+        if (!SETTING_NAMES.includes(e.name) && !(e.name in NON_SETTING_ENV)) {
+          problems.push(`${w.obj.kind}/${w.obj.metadata.name} ${c.name}: env ${e.name} is not a setting`);
+        }
+        const ref = e.valueFrom?.secretKeyRef;
+        if (ref && (ref.name !== SECRET_NAME || ref.key !== e.name || !secretSettings.includes(e.name))) {
+          problems.push(`${w.obj.kind}/${w.obj.metadata.name}: env ${e.name} from ${ref.name}/${ref.key}`);
+        }
+        if (e.value !== undefined && secretSettings.includes(e.name)) {
+          problems.push(`${w.obj.kind}/${w.obj.metadata.name}: secret ${e.name} has a literal value`);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+function requiredSettingProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  // A default pointing at localhost is only right on a laptop: a deployment must set it.
+  const localDefaults = Object.values(SETTINGS)
+    .filter((s) => 'default' in s && typeof s.default === 'string' && s.default.includes('localhost'))
+    .map((s) => s.env);
+  for (const { w, c, proc } of botburrowContainers(objects)) {
+    const where = `${w.obj.kind}/${w.obj.metadata.name}`;
+    const env = containerEnv(c, objects);
+    for (const name of [...requiredSettings(proc), ...localDefaults]) {
+      if (!(name in env.surely)) problems.push(`${where}: ${name} is required but not surely provided`);
+    }
+    try {
+      loadSettings(env.surely, []);
+    } catch (err) {
+      problems.push(`${where}: settings do not load: ${(err as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+function portAndProbeProblems(objects: K8sObject[], ports: Record<Process, number>): string[] {
+  const problems: string[] = [];
+  const expectProbe = (
+    where: string,
+    c: Container,
+    probe: Probe | undefined,
+    kind: string,
+    want: string,
+  ): void => {
+    if (!probe?.httpGet) return void problems.push(`${where}: no HTTP ${kind} probe`);
+    if (probe.httpGet.path !== want)
+      problems.push(`${where}: ${kind} probe path ${probe.httpGet.path} ≠ ${want}`);
+    const port = portNumber(probe.httpGet.port, c);
+    if (port !== ports[processOf(c)!]) problems.push(`${where}: ${kind} probe port ${String(port)}`);
+  };
+  for (const { w, c, proc } of botburrowContainers(objects)) {
+    const where = `${w.obj.kind}/${w.obj.metadata.name}`;
+    const metrics = c.ports?.find((p) => p.name === 'metrics');
+    if (metrics?.containerPort !== ports[proc]) {
+      problems.push(`${where}: metrics containerPort ${String(metrics?.containerPort)} ≠ ${ports[proc]}`);
+    }
+    const envPort = c.env?.find((e) => e.name === 'BOTBURROW_METRICS_PORT')?.value;
+    if (envPort !== undefined && Number(envPort) !== ports[proc]) {
+      problems.push(`${where}: BOTBURROW_METRICS_PORT ${envPort} ≠ ${ports[proc]}`);
+    }
+    expectProbe(where, c, c.livenessProbe, 'liveness', '/health');
+    expectProbe(where, c, c.readinessProbe, 'readiness', '/ready');
+    if (c.startupProbe) expectProbe(where, c, c.startupProbe, 'startup', '/health');
+  }
+  return problems;
+}
+
+interface ServicePort {
+  name?: string;
+  port: number;
+  targetPort?: number | string;
+}
+
+function serviceProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const all = workloads(objects);
+  for (const svc of byKind(objects, 'Service')) {
+    const spec = svc.spec as { selector?: Record<string, string>; ports: ServicePort[] };
+    const backends = all.filter((w) => selects({ matchLabels: spec.selector ?? {} }, w.podLabels));
+    if (backends.length === 0) problems.push(`Service/${svc.metadata.name} selects no pods`);
+    for (const p of spec.ports) {
+      for (const w of backends) {
+        const ok = w.pod.containers.some((c) => {
+          const target = portNumber(p.targetPort ?? p.port, c);
+          return target !== undefined && (c.ports ?? []).some((cp) => cp.containerPort === target);
+        });
+        if (!ok)
+          problems.push(
+            `Service/${svc.metadata.name} port ${p.port} has no container port in ${w.obj.metadata.name}`,
+          );
+      }
+    }
+  }
+  for (const sm of byKind(objects, 'ServiceMonitor')) {
+    const spec = sm.spec as { selector: LabelSelector; endpoints: { port?: string; path?: string }[] };
+    const services = byKind(objects, 'Service').filter(
+      (s) =>
+        s.metadata.namespace === sm.metadata.namespace && selects(spec.selector, s.metadata.labels ?? {}),
+    );
+    if (services.length === 0) problems.push(`ServiceMonitor/${sm.metadata.name} selects no Service`);
+    for (const ep of spec.endpoints) {
+      if (ep.path !== undefined && ep.path !== '/metrics')
+        problems.push(`ServiceMonitor/${sm.metadata.name}: path ${ep.path}`);
+      for (const s of services) {
+        if (!(s.spec as { ports: ServicePort[] }).ports.some((p) => p.name === ep.port)) {
+          problems.push(
+            `ServiceMonitor/${sm.metadata.name}: Service/${s.metadata.name} has no port ${String(ep.port)}`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+interface PolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string };
+}
+interface PolicySpec {
+  podSelector: LabelSelector;
+  policyTypes?: string[];
+  ingress?: { from?: PolicyPeer[]; ports?: { port?: number | string }[] }[];
+  egress?: { to?: PolicyPeer[]; ports?: { port?: number | string }[] }[];
+}
+
+function networkPolicyProblems(objects: K8sObject[], prometheusNamespace: string): string[] {
+  const problems: string[] = [];
+  const all = workloads(objects);
+  const policies = byKind(objects, 'NetworkPolicy');
+  const isEmpty = (s: LabelSelector): boolean => !s.matchLabels && !s.matchExpressions;
+  if (
+    !policies.some(
+      (p) =>
+        isEmpty((p.spec as PolicySpec).podSelector) &&
+        (p.spec as PolicySpec).policyTypes?.includes('Ingress') &&
+        !(p.spec as PolicySpec).ingress,
+    )
+  ) {
+    problems.push('no default-deny ingress policy');
+  }
+  for (const p of policies) {
+    const spec = p.spec as PolicySpec;
+    const targets = all.filter((w) => selects(spec.podSelector, w.podLabels));
+    if (!isEmpty(spec.podSelector) && targets.length === 0)
+      problems.push(`NetworkPolicy/${p.metadata.name} selects no pods`);
+    const peers = [
+      ...(spec.ingress ?? []).flatMap((r) => r.from ?? []),
+      ...(spec.egress ?? []).flatMap((r) => r.to ?? []),
+    ];
+    for (const peer of peers) {
+      if (
+        peer.podSelector &&
+        !peer.namespaceSelector &&
+        !all.some((w) => selects(peer.podSelector, w.podLabels))
+      ) {
+        problems.push(`NetworkPolicy/${p.metadata.name}: a peer podSelector matches no pod`);
+      }
+    }
+    for (const rule of spec.ingress ?? []) {
+      for (const port of rule.ports ?? []) {
+        if (typeof port.port !== 'string') continue;
+        for (const w of targets) {
+          if (!w.pod.containers.some((c) => c.ports?.some((cp) => cp.name === port.port))) {
+            problems.push(
+              `NetworkPolicy/${p.metadata.name}: ${w.obj.metadata.name} has no port named ${port.port}`,
+            );
+          }
+        }
+      }
+    }
+  }
+  // Nothing reaches runners but Prometheus, and only on the metrics port.
+  for (const runner of all.filter((w) => w.podLabels['app.kubernetes.io/component'] === 'runner')) {
+    const ingress = policies
+      .filter((p) => selects((p.spec as PolicySpec).podSelector, runner.podLabels))
+      .flatMap((p) => ((p.spec as PolicySpec).ingress ?? []).map((r) => ({ p, r })));
+    for (const { p, r } of ingress) {
+      const fromPrometheus =
+        (r.from ?? []).length > 0 &&
+        (r.from ?? []).every(
+          (peer) =>
+            !peer.ipBlock &&
+            !peer.podSelector &&
+            peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === prometheusNamespace,
+        );
+      const metricsOnly = (r.ports ?? []).length > 0 && (r.ports ?? []).every((pp) => pp.port === 'metrics');
+      if (!fromPrometheus || !metricsOnly) {
+        problems.push(
+          `NetworkPolicy/${p.metadata.name} lets something other than Prometheus reach ${runner.obj.metadata.name}`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+function scalingAndDisruptionProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const deployments = byKind(objects, 'Deployment');
+  const scaled = new Map<string, string>();
+  for (const o of [...byKind(objects, 'HorizontalPodAutoscaler'), ...byKind(objects, 'ScaledObject')]) {
+    const ref = (o.spec as { scaleTargetRef: { kind?: string; name: string } }).scaleTargetRef;
+    if (!named(deployments, 'Deployment', ref.name))
+      problems.push(`${o.kind}/${o.metadata.name} scales a missing ${ref.name}`);
+    if (scaled.has(ref.name))
+      problems.push(`${ref.name} is scaled by both ${scaled.get(ref.name)} and ${o.kind}`);
+    scaled.set(ref.name, o.kind);
+  }
+  for (const pdb of byKind(objects, 'PodDisruptionBudget')) {
+    const selector = (pdb.spec as { selector: LabelSelector }).selector;
+    if (!workloads(objects).some((w) => selects(selector, w.podLabels))) {
+      problems.push(`PodDisruptionBudget/${pdb.metadata.name} selects no pods`);
+    }
+  }
+  for (const { w, c, proc } of botburrowContainers(objects)) {
+    const where = `${w.obj.kind}/${w.obj.metadata.name}`;
+    if (proc === 'runner') {
+      const mode = c.env?.find((e) => e.name === 'BOTBURROW_RUNNER_MODE')?.value;
+      if (w.obj.metadata.name !== `runner-${String(mode)}`)
+        problems.push(`${where}: runs mode ${String(mode)}`);
+      const grace = loadSettings(containerEnv(c, objects).surely).shutdownGrace;
+      if ((w.pod.terminationGracePeriodSeconds ?? 30) <= grace) {
+        problems.push(
+          `${where}: terminationGracePeriodSeconds ${String(w.pod.terminationGracePeriodSeconds)} ≤ shutdown grace ${grace}`,
+        );
+      }
+      const so = byKind(objects, 'ScaledObject').find(
+        (o) => (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === w.obj.metadata.name,
+      );
+      if (so) {
+        const queues = (
+          so.spec as { triggers: { type: string; metadata: Record<string, string> }[] }
+        ).triggers
+          .filter((t) => t.type === 'temporal')
+          .map((t) => t.metadata.taskQueue);
+        const want = [...RUNNER_MODE_QUEUES[mode as RunnerMode]];
+        if (JSON.stringify([...queues].sort()) !== JSON.stringify(want.sort())) {
+          problems.push(
+            `ScaledObject/${so.metadata.name} watches ${queues.join(',')}, the runner serves ${want.join(',')}`,
+          );
+        }
+      }
+    }
+    if (proc === 'coordinator') {
+      const replicas = (w.obj.spec as { replicas?: number }).replicas;
+      if (replicas !== 2) problems.push(`${where}: ${String(replicas)} replicas, want 2`);
+      const spread = (w.pod.topologySpreadConstraints ?? []).some(
+        (t) => t.topologyKey === 'kubernetes.io/hostname' && selects(t.labelSelector, w.podLabels),
+      );
+      if (!spread) problems.push(`${where}: replicas are not spread across nodes`);
+    }
+  }
+  return problems;
+}
+
+/** What Pod Security "restricted" demands of every pod and container. */
+function podSecurityProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const w of workloads(objects)) {
+    const where = `${w.obj.kind}/${w.obj.metadata.name}`;
+    const pod = w.pod.securityContext ?? {};
+    for (const c of [...w.pod.containers, ...(w.pod.initContainers ?? [])]) {
+      const sc = c.securityContext ?? {};
+      if (pod.runAsNonRoot !== true && sc.runAsNonRoot !== true)
+        problems.push(`${where} ${c.name}: runAsNonRoot`);
+      if (sc.allowPrivilegeEscalation !== false)
+        problems.push(`${where} ${c.name}: allowPrivilegeEscalation`);
+      if (!((sc.capabilities as { drop?: string[] } | undefined)?.drop ?? []).includes('ALL')) {
+        problems.push(`${where} ${c.name}: capabilities not dropped`);
+      }
+      const seccomp = ((sc.seccompProfile ?? pod.seccompProfile) as { type?: string } | undefined)?.type;
+      if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost')
+        problems.push(`${where} ${c.name}: seccompProfile`);
+    }
+  }
+  return problems;
+}
+
+/** The `name=Type` pairs the search-attribute Job registers. */
+function jobSearchAttributes(objects: K8sObject[]): string[] {
+  const job = byKind(objects, 'Job').find((j) => j.metadata.name === 'register-search-attributes');
+  const script = job ? (workloads([job])[0]!.pod.containers[0]!.args?.join('\n') ?? '') : '';
+  return [...script.matchAll(/\b(Botburrow\w+=\w+)\b/g)].map((m) => m[1]!);
+}
+
+// ------------------------------------------------------------------------------------------
+
+let variants: Variant[] = [];
+let ops: OpsServer;
+const ports = {} as Record<Process, number>;
+
+beforeAll(async () => {
+  variants = renderVariants();
+  for (const proc of ['coordinator', 'runner', 'skill-sync'] as const) ports[proc] = defaultPort(proc);
+  ops = await startOpsServer({
+    port: 0,
+    host: '127.0.0.1',
+    registry: new Registry(),
+    logger: createLogger('k8s-test', 'fatal'),
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await ops?.close();
+});
+
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+const overlay = (): Variant => variants.find((v) => !v.name.includes('+'))!;
+const deployment = (objects: K8sObject[], name: string): Workload =>
+  workloads(objects).find((w) => w.obj.kind === 'Deployment' && w.obj.metadata.name === name)!;
+
+describe('k8s manifests', () => {
+  it('render: every overlay, alone and with each optional component', () => {
+    const names = variants.map((v) => v.name);
+    expect(names).toContain('apexalgo-iad');
+    expect(names).toContain('apexalgo-iad+keda');
+    for (const v of variants) {
+      const kinds = new Set(v.objects.map((o) => o.kind));
+      for (const kind of [
+        'Namespace',
+        'ConfigMap',
+        'StatefulSet',
+        'Deployment',
+        'Service',
+        'NetworkPolicy',
+      ]) {
+        expect(kinds, `${v.name} has a ${kind}`).toContain(kind);
+      }
+      for (const kind of [
+        'PodDisruptionBudget',
+        'ServiceMonitor',
+        'PrometheusRule',
+        'Job',
+        'ServiceAccount',
+      ]) {
+        expect(kinds, `${v.name} has a ${kind}`).toContain(kind);
+      }
+      for (const o of v.objects.filter((x) => x.kind !== 'Namespace')) {
+        expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('botburrow-agents');
+      }
+      const deployments = byKind(v.objects, 'Deployment')
+        .map((d) => d.metadata.name)
+        .sort();
+      expect(deployments).toEqual([
+        'coordinator',
+        'runner-exploration',
+        'runner-hybrid',
+        'runner-notification',
+        'skill-sync',
+      ]);
+    }
+    const keda = variants.find((v) => v.name === 'apexalgo-iad+keda')!;
+    expect(byKind(keda.objects, 'ScaledObject')).toHaveLength(3);
+    expect(byKind(keda.objects, 'HorizontalPodAutoscaler')).toHaveLength(0);
+    expect(byKind(overlay().objects, 'HorizontalPodAutoscaler')).toHaveLength(3);
+  });
+
+  it('schemas: every object (and the Secret templates) validates against the Kubernetes API schemas', async () => {
+    const problems: string[] = [];
+    for (const o of [...variants.flatMap((v) => v.objects), ...secretTemplates()])
+      problems.push(...(await schemaProblems(o)));
+    expect(problems).toEqual([]);
+  });
+
+  it('schemas: no object has a field its type does not declare', () => {
+    const seen = new Set<string>();
+    const unique = [...variants.flatMap((v) => v.objects), ...secretTemplates()].filter((o) => {
+      const key = JSON.stringify(o);
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
+    expect(unknownFieldProblems(unique)).toEqual([]);
+  });
+
+  it('schemas: catch a wrong type, a missing required field and an unknown field', async () => {
+    const objects = clone(overlay().objects);
+    const coordinator = deployment(objects, 'coordinator');
+    (coordinator.pod.containers[0]!.ports![0] as { containerPort: unknown }).containerPort = '9090';
+    expect((await schemaProblems(coordinator.obj)).join('\n')).toMatch(/containerPort must be integer/);
+    const svc = clone(named(objects, 'Service', 'runner')!);
+    delete (svc.spec as { ports: { port?: number }[] }).ports[0]!.port;
+    expect((await schemaProblems(svc)).join('\n')).toMatch(/port/);
+    const hpa = clone(byKind(objects, 'HorizontalPodAutoscaler')[0]!);
+    (hpa.spec as Record<string, unknown>).minReplica = 1;
+    expect(unknownFieldProblems([hpa]).join('\n')).toMatch(/minReplica/);
+    expect(await schemaProblems({ ...hpa, apiVersion: 'example.com/v1' })).toEqual([
+      `HorizontalPodAutoscaler/${hpa.metadata.name}: no schema for apiVersion example.com/v1`,
+    ]);
+  });
+
+  it('env: every name is a setting the code reads (or an allowed runtime variable); secrets come from the Secret', () => {
+    for (const v of variants) expect(envNameProblems(v.objects), v.name).toEqual([]);
+  });
+
+  it('env: the Secret template has exactly the secret settings, and the ConfigMap none of them', () => {
+    const template = secretTemplates().find((o) => o.metadata.name === SECRET_NAME)!;
+    expect(Object.keys(template.stringData as Record<string, string>).sort()).toEqual(
+      [...secretSettings].sort(),
+    );
+    expect(Object.values(template.stringData as Record<string, string>).every((v) => v === '')).toBe(true);
+  });
+
+  it('env: catches an unknown name and a secret in the ConfigMap', () => {
+    const objects = clone(overlay().objects);
+    deployment(objects, 'runner-hybrid').pod.containers[0]!.env!.push({
+      name: 'BOTBURROW_RUNER_MODE',
+      value: 'hybrid',
+    });
+    const cm = byKind(objects, 'ConfigMap').find((o) =>
+      o.metadata.name.startsWith('botburrow-agents-config'),
+    )!;
+    (cm.data as Record<string, string>).ANTHROPIC_API_KEY = 'sk-oops';
+    const problems = envNameProblems(objects).join('\n');
+    expect(problems).toMatch(/env BOTBURROW_RUNER_MODE is not a setting/);
+    expect(problems).toMatch(/ANTHROPIC_API_KEY is a secret/);
+  });
+
+  it('env: every process gets its required settings and its environment loads without error', () => {
+    for (const v of variants) expect(requiredSettingProblems(v.objects), v.name).toEqual([]);
+  });
+
+  it('env: catches a missing address and a value the settings parser refuses', () => {
+    const objects = clone(overlay().objects);
+    const cm = byKind(objects, 'ConfigMap').find((o) =>
+      o.metadata.name.startsWith('botburrow-agents-config'),
+    )!;
+    delete (cm.data as Record<string, string>).TEMPORAL_ADDRESS;
+    (cm.data as Record<string, string>).BOTBURROW_POLL_INTERVAL = '30s';
+    const problems = requiredSettingProblems(objects).join('\n');
+    expect(problems).toMatch(/coordinator: TEMPORAL_ADDRESS is required/);
+    expect(problems).toMatch(/BOTBURROW_POLL_INTERVAL: expected an integer/);
+  });
+
+  it('ports and probes: what the processes serve (9090/9091/9092, /health, /ready)', async () => {
+    expect(ports).toEqual({ coordinator: 9090, runner: 9091, 'skill-sync': 9092 });
+    for (const v of variants) expect(portAndProbeProblems(v.objects, ports), v.name).toEqual([]);
+    // The probe paths answer 200 on the ops server every process runs (lib/http-server.ts).
+    const paths = new Set<string>(['/metrics']);
+    for (const { c } of botburrowContainers(overlay().objects)) {
+      for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
+        if (probe?.httpGet) paths.add(probe.httpGet.path);
+      }
+    }
+    expect([...paths].sort()).toEqual(['/health', '/metrics', '/ready']);
+    for (const p of paths) {
+      const res = await fetch(`http://127.0.0.1:${ops.port}${p}`);
+      expect(res.status, p).toBe(200);
+    }
+  });
+
+  it('ports and probes: catches a wrong probe path and port', () => {
+    const objects = clone(overlay().objects);
+    const runner = deployment(objects, 'runner-notification').pod.containers[0]!;
+    runner.readinessProbe!.httpGet!.path = '/readyz';
+    runner.ports![0]!.containerPort = 8080;
+    const problems = portAndProbeProblems(objects, ports).join('\n');
+    expect(problems).toMatch(/readiness probe path \/readyz/);
+    expect(problems).toMatch(/metrics containerPort 8080 ≠ 9091/);
+  });
+
+  it('services and ServiceMonitors select real pods, ports and Services', () => {
+    for (const v of variants) expect(serviceProblems(v.objects), v.name).toEqual([]);
+    const objects = clone(overlay().objects);
+    (named(objects, 'ServiceMonitor', 'runner')!.spec as { selector: LabelSelector }).selector.matchLabels = {
+      'app.kubernetes.io/name': 'runners',
+    };
+    (named(objects, 'Service', 'skill-sync')!.spec as { ports: ServicePort[] }).ports[0]!.targetPort = 9999;
+    const problems = serviceProblems(objects).join('\n');
+    expect(problems).toMatch(/ServiceMonitor\/runner selects no Service/);
+    expect(problems).toMatch(/Service\/skill-sync port 9092 has no container port/);
+  });
+
+  it('network policies select real pods; nothing but Prometheus reaches runners', () => {
+    for (const v of variants) expect(networkPolicyProblems(v.objects, 'monitoring'), v.name).toEqual([]);
+    const objects = clone(overlay().objects);
+    const open = clone(named(objects, 'NetworkPolicy', 'allow-prometheus-scrape')!);
+    open.metadata.name = 'too-open';
+    (open.spec as PolicySpec).ingress = [{ from: [{ namespaceSelector: {} }] }];
+    objects.push(open);
+    (named(objects, 'NetworkPolicy', 'valkey-ingress')!.spec as PolicySpec).podSelector = {
+      matchLabels: { 'app.kubernetes.io/name': 'redis' },
+    };
+    const problems = networkPolicyProblems(objects, 'monitoring').join('\n');
+    expect(problems).toMatch(/too-open lets something other than Prometheus reach runner-/);
+    expect(problems).toMatch(/valkey-ingress selects no pods/);
+  });
+
+  it('scaling, disruption budgets, drain grace and coordinator spread', () => {
+    for (const v of variants) expect(scalingAndDisruptionProblems(v.objects), v.name).toEqual([]);
+    const objects = clone(variants.find((v) => v.name.endsWith('+keda'))!.objects);
+    deployment(objects, 'runner-hybrid').pod.terminationGracePeriodSeconds = 60;
+    deployment(objects, 'coordinator').pod.topologySpreadConstraints = [];
+    const hpa = clone(byKind(overlay().objects, 'HorizontalPodAutoscaler')[0]!);
+    objects.push(hpa);
+    const so = named(objects, 'ScaledObject', 'runner-notification')!;
+    (
+      so.spec as { triggers: { type: string; metadata: Record<string, string> }[] }
+    ).triggers[0]!.metadata.taskQueue = 'botburrow-low';
+    const problems = scalingAndDisruptionProblems(objects).join('\n');
+    expect(problems).toMatch(/runner-hybrid: terminationGracePeriodSeconds 60 ≤ shutdown grace 60/);
+    expect(problems).toMatch(/coordinator: replicas are not spread across nodes/);
+    expect(problems).toMatch(/is scaled by both/);
+    expect(problems).toMatch(/ScaledObject\/runner-notification watches botburrow-low/);
+  });
+
+  it('pods meet Pod Security "restricted" (the namespace enforces it)', () => {
+    for (const v of variants) expect(podSecurityProblems(v.objects), v.name).toEqual([]);
+    const ns = byKind(overlay().objects, 'Namespace')[0]!;
+    expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    const objects = clone(overlay().objects);
+    delete deployment(objects, 'skill-sync').pod.containers[0]!.securityContext;
+    expect(podSecurityProblems(objects).join('\n')).toMatch(
+      /skill-sync skill-sync: allowPrivilegeEscalation/,
+    );
+  });
+
+  it('the search-attribute Job registers exactly the contract attributes', () => {
+    for (const v of variants)
+      expect(jobSearchAttributes(v.objects).sort(), v.name).toEqual(
+        [...SEARCH_ATTRIBUTE_REGISTRATIONS].sort(),
+      );
+    const job = byKind(overlay().objects, 'Job')[0]!;
+    expect(workloads([job])[0]!.pod.containers[0]!.image).toMatch(/^temporalio\/admin-tools:/);
+  });
+
+  it('valkey persists with the append-only file on a PersistentVolume and has probes', () => {
+    const objects = overlay().objects;
+    const sts = named(objects, 'StatefulSet', 'valkey')!;
+    const spec = sts.spec as { volumeClaimTemplates: { metadata: { name: string } }[] };
+    expect(spec.volumeClaimTemplates.map((t) => t.metadata.name)).toEqual(['data']);
+    const pod = workloads([sts])[0]!.pod;
+    const c = pod.containers[0]!;
+    expect(c.readinessProbe).toBeDefined();
+    expect(c.livenessProbe).toBeDefined();
+    const conf = byKind(objects, 'ConfigMap').find((o) => o.metadata.name.startsWith('valkey-config'))!;
+    const text = (conf.data as Record<string, string>)['valkey.conf']!;
+    expect(text).toMatch(/^appendonly yes$/m);
+    expect(text).toMatch(/^maxmemory-policy noeviction$/m);
+    expect(text).toMatch(/^dir \/data$/m);
+    const url = loadSettings(
+      containerEnv(deployment(objects, 'coordinator').pod.containers[0]!, objects).surely,
+    );
+    expect(new URL(url.redisUrl).hostname).toBe(named(objects, 'Service', 'valkey')!.metadata.name);
+  });
+});
