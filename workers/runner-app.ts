@@ -4,6 +4,7 @@
  * entry point (workers/runner.ts) and the tests use alike.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
@@ -57,10 +58,9 @@ let bundlePromise: Promise<WorkflowBundleOption> | undefined;
 function workflowBundle(settings: Settings): Promise<WorkflowBundleOption> {
   if (settings.workflowBundlePath)
     return Promise.resolve({ codePath: path.resolve(settings.workflowBundlePath) });
-  bundlePromise ??= bundleWorkflowCode({
-    workflowsPath: path.resolve(__dirname, '../workflows/index'),
-    logger: undefined,
-  }).then((b) => ({ code: b.code }));
+  const base = path.resolve(__dirname, '../workflows/index');
+  const workflowsPath = ['.ts', '.js'].map((ext) => base + ext).find((p) => fs.existsSync(p)) ?? base;
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath }).then((b) => ({ code: b.code }));
   return bundlePromise;
 }
 
@@ -145,7 +145,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
       }),
     ),
     // Session-bound tool calls only: no workflows on the runner's own queue.
-    Worker.create({ ...common, taskQueue: ownQueue, activities: sessionActivities }),
+    ...(sessionHost ? [Worker.create({ ...common, taskQueue: ownQueue, activities: sessionActivities })] : []),
   ]);
 
   let running = false;
