@@ -1,0 +1,68 @@
+/**
+ * `ActivationStarter` on a Temporal client: the only place the coordinator talks to Temporal about
+ * activations. The workflow is referenced by name, so the coordinator never loads workflow code.
+ */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { ACTIVATION_WORKFLOW, SearchAttr, TaskQueue, activationWorkflowId } from '../contract';
+import type { ActivationInput, ActivationTrigger } from '../contract';
+import type { ActivationStarter } from './types';
+
+/** Signal name of `activationWorkflow` (workflows/activation.ts) for "new notifications arrived". */
+export const INBOX_UPDATED_SIGNAL = 'inboxUpdated';
+
+export interface TemporalStarterOptions {
+  /** Upper bound of one start/signal call, including the SDK's own gRPC retries. */
+  callTimeoutMs?: number;
+}
+
+function searchAttributes(agentId: string, trigger: ActivationTrigger) {
+  return [
+    { key: SearchAttr.agentId, value: agentId },
+    { key: SearchAttr.trigger, value: trigger },
+  ];
+}
+
+/** Builds the starter; calls fail after `callTimeoutMs` rather than wait out a Temporal outage. */
+export function createTemporalStarter(client: Client, o: TemporalStarterOptions = {}): ActivationStarter {
+  const callTimeoutMs = o.callTimeoutMs ?? 10_000;
+  const bounded = <T>(fn: () => Promise<T>): Promise<T> =>
+    client.connection.withDeadline(Date.now() + callTimeoutMs, fn);
+
+  return {
+    async signalNotification(agentId, requestedAt) {
+      const input: ActivationInput = { agentId, trigger: 'notification', requestedAt };
+      await bounded(() =>
+        client.workflow.signalWithStart(ACTIVATION_WORKFLOW, {
+          workflowId: activationWorkflowId(agentId),
+          taskQueue: TaskQueue.high,
+          args: [input],
+          signal: INBOX_UPDATED_SIGNAL,
+          signalArgs: [],
+          // A running activation (of any trigger) takes the signal; only a closed one is restarted.
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          typedSearchAttributes: searchAttributes(agentId, 'notification'),
+        }),
+      );
+    },
+
+    async startExploration(agentId, requestedAt) {
+      const input: ActivationInput = { agentId, trigger: 'exploration', requestedAt };
+      try {
+        await bounded(() =>
+          client.workflow.start(ACTIVATION_WORKFLOW, {
+            workflowId: activationWorkflowId(agentId),
+            taskQueue: TaskQueue.normal,
+            args: [input],
+            workflowIdConflictPolicy: 'FAIL',
+            typedSearchAttributes: searchAttributes(agentId, 'exploration'),
+          }),
+        );
+        return 'started';
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return 'running';
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Coordinator process: leader election, Hub polling and scheduling of activations
+ * (lib/coordinator). Runs as two replicas; only the lease holder polls and schedules.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { loadSettingsOrExit } from '../lib/config';
+import { buildCoordinator, newOwnerId, readinessChecks } from '../lib/coordinator';
+import { AgentRegistry, cacheInvalidateRoute, createDefinitionStore } from '../lib/definitions';
+import { createGuards } from '../lib/guards';
+import { startOpsServer } from '../lib/http-server';
+import { HubClient } from '../lib/hub/client';
+import { Keys } from '../lib/keys';
+import { createLogger } from '../lib/logger';
+import { createMetrics } from '../lib/metrics';
+import { createRedis } from '../lib/redis';
+import { temporalConnectionOptions } from '../lib/temporal';
+
+async function main(): Promise<void> {
+  const settings = loadSettingsOrExit();
+  const ownerId = newOwnerId();
+  const logger = createLogger('coordinator', settings.logLevel).child({ owner: ownerId });
+  const metrics = createMetrics();
+  const keys = new Keys(settings.keyPrefix);
+  const redis = createRedis(settings.redisUrl, { logger, name: 'coordinator' });
+  // Lazy: a Temporal that is down at start is an outage to ride out, not a reason to exit.
+  const connection = Connection.lazy(temporalConnectionOptions(settings));
+  const temporal = new Client({ connection, namespace: settings.temporalNamespace });
+  const hub = new HubClient({
+    baseUrl: settings.hubUrl,
+    apiKey: settings.hubApiKey,
+    timeoutMs: settings.hubTimeout * 1000,
+    // The coordinator's loops own the backoff (and log Hub outages once); keep in-call retries short.
+    maxRetries: 1,
+    clientId: ownerId,
+    logger,
+  });
+  const guards = createGuards(redis, keys, settings, { metrics });
+  const registry = new AgentRegistry({ store: createDefinitionStore(settings), redis, keys, logger });
+  const coordinator = buildCoordinator({
+    ownerId,
+    redis,
+    keys,
+    hub,
+    temporal,
+    guards: { pauseFlags: guards.pause, breaker: guards.breaker },
+    registry,
+    metrics,
+    logger,
+    settings,
+  });
+  const ops = await startOpsServer({
+    port: settings.metricsPort ?? 9090,
+    registry: metrics.registry,
+    logger,
+    readiness: readinessChecks(redis, temporal),
+    routes: cacheInvalidateRoute({ registry, token: settings.adminToken }),
+  });
+  try {
+    coordinator.start();
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    logger.info({ signal }, 'stopping: releasing the leader lease');
+  } finally {
+    await coordinator.stop();
+    await ops.close();
+    redis.disconnect();
+    await connection.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `coordinator: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);
