@@ -157,7 +157,7 @@ function envNameProblems(objects: K8sObject[]): string[] {
   for (const cm of byKind(objects, 'ConfigMap').filter((o) =>
     o.metadata.name.startsWith('botburrow-agents-config'),
   )) {
-    for (const key of Object.keys((cm.data ?? {}))) {
+    for (const key of Object.keys(cm.data ?? {})) {
       if (!SETTING_NAMES.includes(key))
         problems.push(`ConfigMap ${cm.metadata.name}: ${key} is not a setting`);
       if (secretSettings.includes(key)) problems.push(`ConfigMap ${cm.metadata.name}: ${key} is a secret`);
