@@ -47,6 +47,8 @@ export interface FaultSpec {
   delayMs?: number;
   /** Destroy the connection without answering (a connect-level failure). */
   drop?: boolean;
+  /** Handle the call, then destroy the connection: the Hub acted but the answer was lost. */
+  loseAnswer?: boolean;
   /** Handle the call, then corrupt the 2xx body: `raw` replaces it, `set`/`delete` edit field paths. */
   malformed?: { raw?: string; set?: Record<string, unknown>; delete?: string[] };
   /** Requests it applies to before it clears itself; omitted = until cleared. */
@@ -413,8 +415,7 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
               error: `agents[${i}].name must be lower-case letters, digits, - and _`,
             };
           }
-          const str = (k: string): string | undefined =>
-            typeof a[k] === 'string' ? (a[k]) : undefined;
+          const str = (k: string): string | undefined => (typeof a[k] === 'string' ? a[k] : undefined);
           const status = world.register(
             {
               name,
@@ -801,8 +802,8 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
         if (b.count !== undefined && (!Number.isInteger(b.count) || b.count < 1)) {
           throw new SimError(400, 'body field count must be a positive integer');
         }
-        if (b.status === undefined && b.delayMs === undefined && !b.drop && !b.malformed) {
-          throw new SimError(400, 'a fault needs status, delayMs, drop or malformed');
+        if (b.status === undefined && b.delayMs === undefined && !b.drop && !b.loseAnswer && !b.malformed) {
+          throw new SimError(400, 'a fault needs status, delayMs, drop, loseAnswer or malformed');
         }
         faultSeq += 1;
         const fault: ActiveFault = { ...b, id: `f-${faultSeq}`, hits: 0 };
@@ -947,6 +948,10 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
 
     const reply = await route.handle({ req, res, url, params, body, client });
     if (res.destroyed || res.writableEnded) return;
+    if (fault?.loseAnswer) {
+      req.socket.destroy();
+      return;
+    }
     const out = fault?.malformed && reply.status < 300 ? corrupt(reply.body, fault.malformed) : reply.body;
     json(res, reply.status, out, reply.headers);
   }
