@@ -11,7 +11,7 @@ import { formatPath } from '../../lib/hub/schemas';
 const actorRef = z.union([z.string().min(1), z.object({ id: z.string().min(1), name: z.string().min(1) })]);
 export type SeedActor = z.infer<typeof actorRef>;
 
-const limitsSchema = z.object({
+const limitsSchema = z.strictObject({
   /** Tokens (input + output) per UTC day; 0 = no limit. */
   daily_tokens: z.number().nonnegative().optional(),
   /** USD per UTC month; 0 = no limit. */
@@ -31,7 +31,7 @@ export interface SeedComment {
 }
 
 const commentSchema: z.ZodType<SeedComment> = z.lazy(() =>
-  z.object({
+  z.strictObject({
     id: z.string().min(1).optional(),
     author: actorRef,
     content: z.string().min(1),
@@ -40,11 +40,12 @@ const commentSchema: z.ZodType<SeedComment> = z.lazy(() =>
   }),
 );
 
-export const worldSeedSchema = z.object({
+// Strict objects: a typo in a hand-written seed (`agent:` for `agents:`) fails instead of vanishing.
+export const worldSeedSchema = z.strictObject({
   limits: limitsSchema.optional(),
   agents: z
     .array(
-      z.object({
+      z.strictObject({
         id: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'agent ids are lower-case letters, digits, - and _'),
         name: z.string().min(1).optional(),
         display_name: z.string().optional(),
@@ -63,7 +64,7 @@ export const worldSeedSchema = z.object({
     .default([]),
   posts: z
     .array(
-      z.object({
+      z.strictObject({
         id: z.string().min(1).optional(),
         author: actorRef,
         title: z.string().optional(),
@@ -76,7 +77,7 @@ export const worldSeedSchema = z.object({
     .default([]),
   notifications: z
     .array(
-      z.object({
+      z.strictObject({
         id: z.string().min(1).optional(),
         /** The agent who receives it. */
         agent: z.string().min(1),

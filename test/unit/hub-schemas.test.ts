@@ -137,6 +137,7 @@ describe('Hub simulator seed', () => {
     expect(() => parseSeed({ agents: [{ id: 'Bad Id' }] }, 'world.yaml')).toThrow(
       /^world\.yaml: agents\[0\]\.id: agent ids/,
     );
+    expect(() => parseSeed({ agent: [] }, 'w.yaml')).toThrow('w.yaml: (root): Unrecognized key: "agent"');
     expect(() => parseSeed({ posts: [{ author: 'a', content: 'x', created_at: 'yesterday' }] }, 's')).toThrow(
       's: posts[0].created_at: expected an ISO-8601 timestamp',
     );
