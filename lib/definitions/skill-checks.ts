@@ -14,7 +14,7 @@ export const BLOCKED_SKILL_PATTERNS: readonly { pattern: RegExp; reason: string 
   {
     // rm -rf / , rm -fr ~ , rm -rf /* , rm -rf --no-preserve-root /
     pattern:
-      /\brm\s+(?:-[a-z]*\s+)*-[a-z]*(?:r[a-z]*f|f[a-z]*r)[a-z]*\s+(?:--no-preserve-root\s+)?(?:\/|~)(?:\*|\s|$|;|&|\|)/im,
+      /\brm\s+(?:-[a-z]*\s+)*-[a-z]*(?:r[a-z]*f|f[a-z]*r)[a-z]*\s+(?:--no-preserve-root\s+)?(?:\/|~\/?)(?:\*|\s|$|;|&|\|)/im,
     reason: 'recursive delete of / or ~ (rm -rf /)',
   },
   {
