@@ -51,10 +51,19 @@ export function createRedis(url: string, o: CreateRedisOptions = {}): Redis {
   const redis = new Redis(url, redisOptions(o));
   const where = redactUrl(url);
   let lastError = '';
+  let wasReady = false;
+  let lost = false;
   redis.on('ready', () => {
     redis.options.enableOfflineQueue = false;
-    if (lastError) o.logger?.info({ redis: where }, 'Valkey connection restored');
+    if (lost) o.logger?.info({ redis: where }, 'Valkey connection restored');
+    wasReady = true;
+    lost = false;
     lastError = '';
+  });
+  redis.on('close', () => {
+    if (!wasReady || lost) return;
+    lost = true;
+    o.logger?.warn({ redis: where }, 'Valkey connection lost; reconnecting');
   });
   redis.on('error', (err: Error) => {
     // Log each distinct failure once per outage instead of once per reconnect attempt.

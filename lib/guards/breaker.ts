@@ -150,7 +150,12 @@ export class CircuitBreaker {
       FAILURE_LUA,
       'circuit breaker failure',
     );
-    this.resetScript = defineScript(redis, 'botburrowBreakerReset', RESET_LUA, 'circuit breaker reset');
+    this.resetScript = defineScript(
+      redis,
+      'botburrowBreakerReset',
+      RESET_LUA,
+      'circuit breaker success/reset',
+    );
     this.statusScript = defineScript(redis, 'botburrowBreakerStatus', STATUS_LUA, 'circuit breaker status');
   }
 

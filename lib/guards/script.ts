@@ -62,7 +62,9 @@ export async function guarded<T>(redis: Redis, operation: string, fn: () => Prom
     return await fn();
   } catch (err) {
     if (!isUnavailableError(err)) throw err;
-    const cause = (err as Error).message;
+    const message = (err as Error).message;
+    // ioredis' wording for "the connection is down and we do not queue" says little to operators.
+    const cause = message.includes('enableOfflineQueue') ? 'not connected (reconnecting)' : message;
     throw new GuardUnavailableError(unavailableMessage(describeServer(redis), operation, cause), {
       cause: err,
     });
