@@ -168,7 +168,8 @@ export class HubClient {
         method: 'GET',
         path: '/api/v1/notifications/poll',
         endpoint,
-        query: { timeout: q.timeoutSeconds, batch_size: q.batchSize },
+        // The Hub takes whole seconds.
+        query: { timeout: Math.max(0, Math.ceil(q.timeoutSeconds)), batch_size: q.batchSize },
         timeoutMs: q.timeoutSeconds * 1000 + LONG_POLL_MARGIN_MS,
         allow404: true,
       },
