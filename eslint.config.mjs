@@ -73,7 +73,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.ts', 'bench/**/*.ts', 'cli/**/*.ts', 'dev/**/*.ts'],
+    files: ['scripts/**/*.ts', 'bench/**/*.ts', 'cli/**/*.ts', 'dev/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
   {

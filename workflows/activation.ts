@@ -76,7 +76,7 @@ const llm = proxyActivities<ActivationActivities>({
   // A cancel completes only once the activity has aborted its HTTP request.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
-    initialInterval: '2 seconds',
+    initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
     maximumAttempts: 8,

@@ -20,16 +20,26 @@ const script: Scenario = {
     // Final iteration (no tools offered): always a text answer.
     { name: 'final', when: { tools: false, system: 'capped' }, reply: { text: 'Concluding under the cap.' } },
     // "capped" agents search forever, so only the cap ends their loop.
-    { name: 'capped-search', when: { system: 'capped' }, reply: { toolCalls: [{ name: 'hub_search', input: { query: 'more' } }] } },
+    {
+      name: 'capped-search',
+      when: { system: 'capped' },
+      reply: { toolCalls: [{ name: 'hub_search', input: { query: 'more' } }] },
+    },
     // "silent" agents decide no response is needed.
     { name: 'silent', when: { system: 'silent' }, reply: { text: 'NO_RESPONSE_NEEDED' } },
     // "plain" agents answer with text only: the workflow posts it as the reply.
     { name: 'plain', when: { system: 'plain' }, reply: { text: 'A plain answer from {{post_id|nowhere}}.' } },
-    { name: 'search', when: { turn: 1, user: '^\\[Notification' }, reply: { toolCalls: [{ name: 'hub_search', input: { query: 'topic', limit: 3 } }] } },
+    {
+      name: 'search',
+      when: { turn: 1, user: '^\\[Notification' },
+      reply: { toolCalls: [{ name: 'hub_search', input: { query: 'topic', limit: 3 } }] },
+    },
     {
       name: 'post',
       when: { toolName: 'hub_search' },
-      reply: { toolCalls: [{ name: 'hub_post', input: { post_id: '{{post_id}}', content: 'My considered reply.' } }] },
+      reply: {
+        toolCalls: [{ name: 'hub_post', input: { post_id: '{{post_id}}', content: 'My considered reply.' } }],
+      },
     },
     { name: 'done', when: { toolName: 'hub_post' }, reply: { text: 'Done.' } },
   ],
@@ -47,7 +57,14 @@ describe('activationWorkflow', () => {
       script,
       seed: {
         agents: [],
-        posts: [{ id: POST_ID, author: { id: 'alice', name: 'Alice' }, title: 'A topic', content: 'What do agents think?' }],
+        posts: [
+          {
+            id: POST_ID,
+            author: { id: 'alice', name: 'Alice' },
+            title: 'A topic',
+            content: 'What do agents think?',
+          },
+        ],
       },
     });
     await stack.startRunner();
@@ -68,7 +85,12 @@ describe('activationWorkflow', () => {
   }
 
   async function maybeRecord(agentId: string, name: string): Promise<void> {
-    if (record) await exportHistory(stack.client, activationWorkflowId(agentId), path.join(historyDir, `activation-${name}.json`));
+    if (record)
+      await exportHistory(
+        stack.client,
+        activationWorkflowId(agentId),
+        path.join(historyDir, `activation-${name}.json`),
+      );
   }
 
   it('succeeds: searches, replies through hub_post, marks the notification read', async () => {
@@ -138,3 +160,221 @@ describe('activationWorkflow', () => {
     await maybeRecord(agentId, 'iteration-cap');
   });
 });
+
+const slowScript: Scenario = {
+  name: 'activation-slow',
+  vars: { post_id: { from: 'first_user', pattern: 'post id ([\\w-]+)' } },
+  rules: [
+    { name: 'final', when: { tools: false }, reply: { text: 'Final words.' } },
+    {
+      name: 'big',
+      when: { system: 'big' },
+      reply: { toolCalls: [{ name: 'hub_get_thread', input: { post_id: 'p-big' } }] },
+    },
+    { name: 'slow', when: { system: 'slow' }, reply: { text: 'Slowly.', delayMs: 30_000 } },
+    {
+      name: 'looping',
+      when: { system: 'looping' },
+      reply: { toolCalls: [{ name: 'hub_search', input: { query: 'again' } }], delayMs: 700 },
+    },
+    { name: 'busy', when: { system: 'busy' }, reply: { text: 'Handled {{post_id|it}}.', delayMs: 1500 } },
+    { name: 'default', when: {}, reply: { text: 'Fine.' } },
+  ],
+};
+
+describe('activationWorkflow: stops, refusals and failures', () => {
+  let stack: ActivationStack;
+  const bigComment = 'x'.repeat(35_000);
+
+  beforeAll(async () => {
+    stack = await startStack({
+      script: slowScript,
+      seed: {
+        agents: [],
+        posts: [
+          { id: POST_ID, author: { id: 'alice', name: 'Alice' }, content: 'Topic.' },
+          {
+            id: 'p-big',
+            author: { id: 'alice', name: 'Alice' },
+            content: 'Big thread.',
+            comments: [1, 2, 3].map((i) => ({
+              author: { id: 'bob', name: 'Bob' },
+              content: `${i}${bigComment}`,
+            })),
+          },
+        ],
+      },
+      env: {
+        BOTBURROW_ACTIVATION_TIMEOUT: '12',
+        BOTBURROW_BUDGET_OVERRIDES: JSON.stringify({
+          'budget-poor': { daily_tokens: 500 },
+          // Eleven calls that each re-read ~300 KB of tool output need more than the default budget.
+          'big-history': { daily_tokens: 10_000_000, monthly_cost: 10_000 },
+        }),
+      },
+    });
+    await stack.startRunner();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  async function notify(agentId: string): Promise<string> {
+    const n = await stack.hub.admin.injectNotification({
+      agent_id: agentId,
+      type: 'mention',
+      post_id: POST_ID,
+      from_agent: { id: 'alice', name: 'Alice' },
+      content: 'Ping.',
+    });
+    return n.id;
+  }
+  const requestsOf = (agentId: string) =>
+    stack.model
+      .requests()
+      .filter((r) => JSON.stringify((r.body as { system?: unknown }).system ?? '').includes(agentId));
+  const unread = async (agentId: string) =>
+    (await stack.hub.admin.notifications(agentId)).filter((n) => !n.read).length;
+
+  it('is cancelled by the cancel signal: the model request is aborted and the notification stays unread', async () => {
+    const agentId = await stack.addAgent('slowsig', { systemPrompt: 'You are slow.' });
+    await notify(agentId);
+    const handle = await stack.activate(agentId);
+    await eventually(() => requestsOf(agentId).length === 1, 20_000);
+    await handle.signal('cancel', { reason: 'operator test' });
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'cancelled', notificationsProcessed: 0, error: 'operator test' });
+    await eventually(() => requestsOf(agentId)[0]?.aborted === true, 5_000);
+    expect(await unread(agentId)).toBe(1);
+    await maybeRecordIn(stack, agentId, 'cancelled-signal');
+  });
+
+  it('is cancelled by a Temporal cancel request the same way', async () => {
+    const agentId = await stack.addAgent('slowtc', { systemPrompt: 'You are slow.' });
+    await notify(agentId);
+    const handle = await stack.activate(agentId);
+    await eventually(() => requestsOf(agentId).length === 1, 20_000);
+    await handle.cancel();
+    const result = await handle.result();
+    expect(result.outcome).toBe('cancelled');
+    await eventually(() => requestsOf(agentId)[0]?.aborted === true, 5_000);
+    expect(await unread(agentId)).toBe(1);
+  });
+
+  it('ends with timed_out at the next safe point after the activation timeout', async () => {
+    const agentId = await stack.addAgent('looping', { systemPrompt: 'You are looping.', maxIterations: 50 });
+    await notify(agentId);
+    const result = await stack.run(agentId);
+    expect(result.outcome).toBe('timed_out');
+    expect(result.error).toMatch(/activation timeout of 12s/);
+    expect(result.durationMs).toBeGreaterThanOrEqual(12_000);
+    expect(result.durationMs).toBeLessThan(20_000);
+    expect(await unread(agentId)).toBe(1);
+    await maybeRecordIn(stack, agentId, 'timed-out');
+  });
+
+  it('ends with budget_exceeded before calling the model, naming the limit', async () => {
+    const agentId = await stack.addAgent('budget', { id: 'budget-poor' });
+    await notify(agentId);
+    const result = await stack.run(agentId);
+    expect(result.outcome).toBe('budget_exceeded');
+    expect(result.error).toMatch(/daily token limit 500/);
+    expect(requestsOf(agentId)).toHaveLength(0);
+    expect(await unread(agentId)).toBe(1);
+  });
+
+  it('ends with circuit_open after five failed activations, without calling the model', async () => {
+    const agentId = await stack.addAgent('broken');
+    for (let i = 0; i < 5; i++) await stack.guards.breaker.recordFailure(agentId);
+    await notify(agentId);
+    const result = await stack.run(agentId);
+    expect(result.outcome).toBe('circuit_open');
+    expect(result.error).toMatch(/circuit open after 5 consecutive failures/);
+    expect(requestsOf(agentId)).toHaveLength(0);
+    await maybeRecordIn(stack, agentId, 'circuit-open');
+  });
+
+  it('fails on a non-retryable provider error, leaves the notification unread and counts a breaker failure', async () => {
+    const agentId = await stack.addAgent('rejected');
+    stack.model.addFault({ kind: '400', count: 1, match: { system: agentId } });
+    await notify(agentId);
+    const result = await stack.run(agentId);
+    expect(result.outcome).toBe('failed');
+    expect(result.error).toMatch(/LlmNonRetryableError/);
+    expect(requestsOf(agentId)).toHaveLength(1);
+    expect(await unread(agentId)).toBe(1);
+    expect((await stack.guards.breaker.status(agentId)).failures).toBe(1);
+    await maybeRecordIn(stack, agentId, 'failed');
+  });
+
+  it('retries a 429 after its retry-after (2 s), not at once and not at the default backoff', async () => {
+    const agentId = await stack.addAgent('limited');
+    stack.model.addFault({ kind: '429', count: 1, retryAfterSeconds: 2, match: { system: agentId } });
+    await notify(agentId);
+    const result = await stack.run(agentId);
+    expect(result.outcome).toBe('succeeded');
+    const [first, second] = requestsOf(agentId);
+    expect(first?.status).toBe(429);
+    const gap = Date.parse(second!.receivedAt) - Date.parse(first!.finishedAt!);
+    expect(gap).toBeGreaterThanOrEqual(1900);
+    expect(gap).toBeLessThan(3500);
+  });
+
+  it('handles a notification that arrives during the activation in the same run; 20 signals start one run', async () => {
+    const agentId = await stack.addAgent('busy', { systemPrompt: 'You are busy.' });
+    await notify(agentId);
+    const first = await stack.activate(agentId);
+    await eventually(() => requestsOf(agentId).length === 1, 20_000);
+    await notify(agentId);
+    const handles = await Promise.all(Array.from({ length: 20 }, () => stack.activate(agentId)));
+    const result = await first.result();
+    expect(result).toMatchObject({ outcome: 'succeeded', notificationsProcessed: 2, commentsCreated: 2 });
+    const runIds = new Set(handles.map((h) => h.signaledRunId));
+    expect(runIds).toEqual(new Set([first.signaledRunId]));
+    const runs = [];
+    for await (const w of stack.client.workflow.list({ query: `BotburrowAgentId = "${agentId}"` }))
+      runs.push(w);
+    expect(runs).toHaveLength(1);
+    expect(await unread(agentId)).toBe(0);
+    await maybeRecordIn(stack, agentId, 'two-notifications');
+  });
+
+  it('keeps history small: 10 iterations of 100 KB tool output stay far below 256 KB per payload', async () => {
+    const agentId = await stack.addAgent('big', {
+      id: 'big-history',
+      systemPrompt: 'You are big.',
+      maxIterations: 11,
+    });
+    await notify(agentId);
+    const result = await stack.run(agentId);
+    expect(result, JSON.stringify(result)).toMatchObject({ outcome: 'iteration_cap', iterations: 11 });
+    const history = await stack.client.workflow.getHandle(activationWorkflowId(agentId)).fetchHistory();
+    const sizes = (history.events ?? []).map((e) => JSON.stringify(e).length);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const largest = Math.max(...sizes);
+    console.log(`history: ${sizes.length} events, ${total} bytes in total, largest event ${largest} bytes`);
+    expect(largest).toBeLessThan(256 * 1024);
+    expect(largest).toBeLessThan(16 * 1024);
+    // The model still saw the whole 100 KB thread in each tool result.
+    const lastRequest = requestsOf(agentId).at(-1)!;
+    expect(JSON.stringify(lastRequest.body).length).toBeGreaterThan(10 * 100_000);
+  });
+});
+
+async function maybeRecordIn(stack: ActivationStack, agentId: string, name: string): Promise<void> {
+  if (record)
+    await exportHistory(
+      stack.client,
+      activationWorkflowId(agentId),
+      path.join(historyDir, `activation-${name}.json`),
+    );
+}
+
+/** Polls `condition` every 50 ms until it holds; fails after `timeoutMs`. */
+async function eventually(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandleWithSignaledRunId } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import YAML from 'yaml';
@@ -36,6 +36,8 @@ import { createTestNamespace } from './temporal';
 export type ModelServer = Awaited<ReturnType<typeof createModelServer>>;
 
 export interface AgentOptions {
+  /** An exact id instead of `<prefix>-<random>`. */
+  id?: string;
   maxIterations?: number;
   grants?: string[];
   maxTokens?: number;
@@ -64,7 +66,10 @@ export interface ActivationStack {
   addAgent(prefix: string, o?: AgentOptions): Promise<string>;
   startRunner(overrides?: Partial<Settings>): Promise<Runner>;
   /** signal-with-start, as the coordinator does. */
-  activate(agentId: string, trigger?: ActivationTrigger): Promise<WorkflowHandle<typeof workflows.activationWorkflow>>;
+  activate(
+    agentId: string,
+    trigger?: ActivationTrigger,
+  ): Promise<WorkflowHandleWithSignaledRunId<typeof workflows.activationWorkflow>>;
   run(agentId: string, trigger?: ActivationTrigger): Promise<ActivationResult>;
   stop(): Promise<void>;
 }
@@ -128,7 +133,7 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
     guards,
     definitionsDir,
     async addAgent(prefix, a = {}) {
-      const id = unique(prefix);
+      const id = a.id ?? unique(prefix);
       const dir = path.join(definitionsDir, 'agents', id);
       fs.mkdirSync(dir, { recursive: true });
       const config = {
@@ -149,7 +154,10 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
       };
       fs.writeFileSync(path.join(dir, 'config.yaml'), YAML.stringify(config));
       // The id in the prompt lets tests pick this agent's requests out of the model server's log.
-      fs.writeFileSync(path.join(dir, 'system-prompt.md'), `${a.systemPrompt ?? 'You are a test persona.'} Your id is ${id}.`);
+      fs.writeFileSync(
+        path.join(dir, 'system-prompt.md'),
+        `${a.systemPrompt ?? 'You are a test persona.'} Your id is ${id}.`,
+      );
       await hubClient.registerAgents('test-admin', [
         { name: id, display_name: id, description: 'test agent', type: 'native', config_hash: id },
       ]);
@@ -173,7 +181,7 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
         args: [input],
         signal: 'inboxUpdated',
         signalArgs: [],
-      }) as Promise<WorkflowHandle<typeof workflows.activationWorkflow>>;
+      }) as Promise<WorkflowHandleWithSignaledRunId<typeof workflows.activationWorkflow>>;
     },
     async run(agentId, trigger) {
       const handle = await stack.activate(agentId, trigger);
