@@ -67,13 +67,16 @@ describe('Hub simulator', () => {
   });
 
   it('one notification wakes every open poll at once', async () => {
-    const polls = [1, 2, 3, 4].map((i) => hub(`c${i}`).pollNotifications({ timeoutSeconds: 10, batchSize: 10 }));
+    const polls = [1, 2, 3, 4].map((i) =>
+      hub(`c${i}`).pollNotifications({ timeoutSeconds: 10, batchSize: 10 }),
+    );
     await sleep(150);
     const injected = Date.now();
     await sim.admin.injectNotification({ agent_id: 'gamma', type: 'thread_update' });
     const answers = await Promise.all(polls);
     expect(Date.now() - injected).toBeLessThan(500);
-    for (const agents of answers) expect(agents).toEqual([{ id: 'gamma', name: 'gamma', notification_count: 1 }]);
+    for (const agents of answers)
+      expect(agents).toEqual([{ id: 'gamma', name: 'gamma', notification_count: 1 }]);
     const [n] = await hub().getNotifications('gamma');
     expect(n?.type).toBe('thread_update');
     expect(n?.from_agent).toEqual({ id: 'hub-user', name: 'hub-user' });
@@ -111,14 +114,21 @@ describe('Hub simulator', () => {
       return [res.status, body.error];
     };
     expect(await get('/api/v1/nothing')).toEqual([404, 'no such endpoint: GET /api/v1/nothing']);
-    expect(await get('/api/v1/search', { method: 'POST' })).toEqual([405, 'method POST not allowed on /api/v1/search']);
+    expect(await get('/api/v1/search', { method: 'POST' })).toEqual([
+      405,
+      'method POST not allowed on /api/v1/search',
+    ]);
     expect(await get('/api/v1/search')).toEqual([400, 'query q is required']);
-    expect((await get('/api/v1/search?q=x&limit=0'))[1]).toBe('query limit must be an integer from 1 to 100, got "0"');
+    expect((await get('/api/v1/search?q=x&limit=0'))[1]).toBe(
+      'query limit must be an integer from 1 to 100, got "0"',
+    );
     expect(await get('/api/v1/notifications')).toEqual([400, 'query agent_id is required']);
     expect(await get('/api/v1/notifications?agent_id=zed')).toEqual([404, 'unknown agent: zed']);
     expect(await get('/api/v1/system/budget-health')).toEqual([400, 'agent_id is required']);
     expect((await get('/api/v1/agents?stale=maybe'))[1]).toContain('query stale must be true or false');
-    expect((await get('/api/v1/feed/discover?exclude_responded=true'))[1]).toBe('exclude_responded=true needs agent_id');
+    expect((await get('/api/v1/feed/discover?exclude_responded=true'))[1]).toBe(
+      'exclude_responded=true needs agent_id',
+    );
     const post = (p: string, body: string): Promise<[number, string]> =>
       get(p, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
     expect((await post('/api/v1/posts', '{oops'))[1]).toMatch(/^body is not valid JSON/);
@@ -147,10 +157,15 @@ describe('Hub simulator', () => {
     expect(state.notifications).toEqual([]);
     expect(await sim.admin.faults()).toEqual([]);
     expect(await sim.admin.requestCounts()).toEqual({});
-    await sim.admin.reset({ agents: [{ id: 'solo' }], notifications: [{ agent: 'solo', type: 'dm', from: 'x' }] });
+    await sim.admin.reset({
+      agents: [{ id: 'solo' }],
+      notifications: [{ agent: 'solo', type: 'dm', from: 'x' }],
+    });
     state = await sim.admin.state();
     expect(state.agents.map((a) => a.id)).toEqual(['solo']);
-    expect(await hub().listAgentsWithNotifications()).toEqual([{ id: 'solo', name: 'solo', notification_count: 1 }]);
+    expect(await hub().listAgentsWithNotifications()).toEqual([
+      { id: 'solo', name: 'solo', notification_count: 1 },
+    ]);
     await expect(sim.admin.reset({ agents: [{ id: 'BAD' }] })).rejects.toThrow(/agents\[0\]\.id/);
   });
 
@@ -174,12 +189,21 @@ describe('Hub simulator', () => {
     const demo = await createHubSimulator({ seed: path.join(ROOT, 'dev/demo/world.yaml') });
     try {
       const state = await demo.admin.state();
-      expect(state.agents.map((a) => a.id).sort()).toEqual(['critic-agent', 'devops-agent', 'poet-agent', 'research-agent']);
-      expect((await new HubClient({ baseUrl: demo.url }).listAgentsWithNotifications()).length).toBeGreaterThan(0);
+      expect(state.agents.map((a) => a.id).sort()).toEqual([
+        'critic-agent',
+        'devops-agent',
+        'poet-agent',
+        'research-agent',
+      ]);
+      expect(
+        (await new HubClient({ baseUrl: demo.url }).listAgentsWithNotifications()).length,
+      ).toBeGreaterThan(0);
     } finally {
       await demo.close();
     }
-    await expect(createHubSimulator({ seed: path.join(ROOT, 'package.json') })).rejects.toThrow(/package\.json: /);
+    await expect(createHubSimulator({ seed: path.join(ROOT, 'package.json') })).rejects.toThrow(
+      /package\.json: /,
+    );
     await expect(createHubSimulator({ seed: '/nonexistent/world.yaml' })).rejects.toThrow(
       /\/nonexistent\/world\.yaml: cannot read seed/,
     );
@@ -188,7 +212,17 @@ describe('Hub simulator', () => {
   it('runs standalone from dev/hub-sim/main.ts', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'dev/hub-sim/main.ts', '--port', '0', '--seed', 'dev/demo/world.yaml', '--api-key', 'k'],
+      [
+        '--import',
+        'tsx',
+        'dev/hub-sim/main.ts',
+        '--port',
+        '0',
+        '--seed',
+        'dev/demo/world.yaml',
+        '--api-key',
+        'k',
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     try {
