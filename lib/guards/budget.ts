@@ -64,8 +64,12 @@ export interface BudgetGuardOptions {
 /** Keys of old periods expire on their own: days after 3 days, months after 40. */
 export const DAY_KEY_TTL_SECONDS = 3 * 86400;
 export const MONTH_KEY_TTL_SECONDS = 40 * 86400;
-/** How long a settled reservation id is remembered (a later settle of it stays a no-op). */
-export const SETTLED_MARKER_TTL_SECONDS = 3 * 86400;
+/**
+ * How long a settled reservation id is remembered (a later settle of it stays a no-op): a day,
+ * far beyond any activity retry, or twice the reservation TTL if that is longer. One small key
+ * per model call, so not longer than needed.
+ */
+export const SETTLED_MARKER_TTL_SECONDS = 86400;
 
 /** USD → integer micro-dollars; reservations round up so a worst case is never under-counted. */
 export function toMicros(usd: number, rounding: 'ceil' | 'round' = 'round'): number {
@@ -338,7 +342,7 @@ export class BudgetGuard {
         reservationId,
         Math.round(actual.tokens),
         toMicros(actual.costUsd),
-        SETTLED_MARKER_TTL_SECONDS * 1000,
+        Math.max(SETTLED_MARKER_TTL_SECONDS, 2 * this.o.reservationTtlSeconds) * 1000,
         DAY_KEY_TTL_SECONDS,
         MONTH_KEY_TTL_SECONDS,
       ]),

@@ -225,6 +225,10 @@ describe('budgets (real Valkey)', () => {
       dailyTokens: { used: 700, reserved: 0 },
       monthlyCostUsd: { used: 0.07, reserved: 0 },
     });
+    // The settled marker outlives the reservation but cleans itself up after a day.
+    const markerTtl = await redis.pttl(keys.budgetSettled('a', 'r1'));
+    expect(markerTtl).toBeGreaterThan(86_000_000);
+    expect(markerTtl).toBeLessThanOrEqual(86_400_000);
     // A reservation that expired before the (late) settle: counted once, the retry is a no-op.
     await b.reserve('a', { reservationId: 'r2', tokens: 1_000, costUsd: 0.1 });
     now += 120_000;
