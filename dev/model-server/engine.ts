@@ -54,12 +54,16 @@ function source(v: ConversationView, from: ParsedScenario['vars'][string]['from'
   }
 }
 
-/** `groups.value`, else the first group that matched, else the whole match. */
-function captured(m: RegExpExecArray): string {
+/**
+ * `groups.value`, else the first group that took part in the match, else the whole match when the
+ * pattern has no groups. A pattern whose groups all stayed out (e.g. `"title":(?:"(.*)"|null)`
+ * meeting `null`) leaves the variable undefined.
+ */
+function captured(m: RegExpExecArray): string | undefined {
   const named = m.groups?.value;
   if (named !== undefined) return named.trim();
   for (let i = 1; i < m.length; i++) if (m[i] !== undefined) return (m[i] as string).trim();
-  return m[0].trim();
+  return m.length > 1 ? undefined : m[0].trim();
 }
 
 /** Matches `text` against `pattern`, adding named groups to `into`; false when it does not match. */
