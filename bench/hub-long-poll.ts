@@ -6,6 +6,7 @@
  *   npx tsx bench/hub-long-poll.ts [--injections 200] [--concurrency 50] [--seconds 5]
  */
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -103,6 +104,40 @@ async function requestRate(
   return { requests: latencies.length, errors, elapsedMs: performance.now() - started, latencies };
 }
 
+/** The same load over bare node:http keep-alive sockets: the simulator's own capacity, without client-side parsing. */
+async function rawRequestRate(
+  url: string,
+  concurrency: number,
+  seconds: number,
+): Promise<{ requests: number; errors: number; elapsedMs: number; latencies: number[] }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const target = new URL('/api/v1/agents/research-agent', url);
+  const get = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = http.get(target, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+    });
+  const deadline = performance.now() + seconds * 1000;
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        const status = await get().catch(() => 0);
+        if (status === 200) latencies.push(performance.now() - t0);
+        else errors += 1;
+      }
+    }),
+  );
+  agent.destroy();
+  return { requests: latencies.length, errors, elapsedMs: performance.now() - started, latencies };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -128,10 +163,16 @@ async function main(): Promise<void> {
     const rate = await requestRate(sim.url, concurrency, seconds);
     const rps = rate.requests / (rate.elapsedMs / 1000);
     console.log(
-      `request rate GET /api/v1/agents/{name}, concurrency ${concurrency}, ${seconds}s: ` +
+      `request rate GET /api/v1/agents/{name} through HubClient, concurrency ${concurrency}, ${seconds}s: ` +
         `${rps.toFixed(0)} req/s (${rate.requests} ok, ${rate.errors} errors)`,
     );
     console.log(summary('request latency under that load', rate.latencies));
+    const raw = await rawRequestRate(sim.url, concurrency, seconds);
+    console.log(
+      `request rate, same GET over bare node:http keep-alive: ` +
+        `${(raw.requests / (raw.elapsedMs / 1000)).toFixed(0)} req/s (${raw.requests} ok, ${raw.errors} errors)`,
+    );
+    console.log(summary('bare request latency under that load', raw.latencies));
   } finally {
     await sim.stop();
   }
