@@ -20,6 +20,7 @@ import type { Logger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { temporalConnectionOptions } from '../lib/temporal';
 import type { SkillSyncInput, SkillSyncResult } from '../workflows/skill-sync';
+import { installTemporalRuntime } from './runtime';
 
 export interface SkillSyncScheduleOptions {
   intervalSeconds: number;
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
   const settings = loadSettingsOrExit();
   const logger = createLogger('skill-sync', settings.logLevel);
   const metrics = createMetrics(new Registry());
+  const sdkMetrics = await installTemporalRuntime(logger);
   const connectionOptions = temporalConnectionOptions(settings);
   const namespace = settings.temporalNamespace ?? 'default';
   const s3 = s3ClientFromSettings(settings);
@@ -136,6 +138,7 @@ async function main(): Promise<void> {
       port: settings.metricsPort ?? 9092,
       registry: metrics.registry,
       logger,
+      extraMetrics: sdkMetrics,
       readiness: {
         worker: () => worker.getState() === 'RUNNING',
         temporal: async () => {

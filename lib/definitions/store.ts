@@ -179,7 +179,7 @@ export class S3DefinitionStore implements DefinitionStore {
     return keys.map((k) => k.slice(this.prefix.length)).sort();
   }
 
-  readText(key: string): Promise<string | null> {
+  async readText(key: string): Promise<string | null> {
     return readS3Text(this.client, this.bucket, this.prefix + checkKey(key));
   }
 
