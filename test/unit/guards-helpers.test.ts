@@ -4,8 +4,11 @@
  * Valkey in test/integration/guards-*.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { ReplyError as AnyReplyError } from 'ioredis';
-import { backoffSeconds } from '../../lib/guards/breaker';
+import { Redis, ReplyError as AnyReplyError } from 'ioredis';
+import { loadSettings } from '../../lib/config';
+import { createGuards } from '../../lib/guards';
+import { Keys } from '../../lib/keys';
+import { CircuitBreaker, backoffSeconds } from '../../lib/guards/breaker';
 import { budgetRefusalMessage, formatUsd, toMicros } from '../../lib/guards/budget';
 import {
   dailyLimitReason,
@@ -156,5 +159,31 @@ describe('Valkey client and failure classification', () => {
   it('never shows credentials of the Valkey URL', () => {
     expect(redactUrl('redis://user:secret@cache:6380/2')).toBe('redis://cache:6380/2');
     expect(redactUrl('nonsense')).toBe('(invalid Valkey URL)');
+  });
+});
+
+describe('createGuards wiring from settings', () => {
+  it('applies the env limits and per-agent overrides (no server needed to build)', () => {
+    const redis = new Redis({ lazyConnect: true });
+    try {
+      const settings = loadSettings({
+        BOTBURROW_DAILY_TOKEN_LIMIT: '5000',
+        BOTBURROW_BUDGET_OVERRIDES: '{"research-agent":{"daily_tokens":50000,"monthly_cost":20}}',
+      });
+      const guards = createGuards(redis, new Keys('t:'), settings);
+      expect(guards.budget.limitsFor('research-agent')).toEqual({ dailyTokens: 50_000, monthlyCostUsd: 20 });
+      expect(guards.budget.limitsFor('other')).toEqual({ dailyTokens: 5_000, monthlyCostUsd: 100 });
+      expect(() =>
+        createGuards(redis, new Keys(), {
+          ...settings,
+          breakerThreshold: undefined,
+        } as unknown as typeof settings),
+      ).toThrow('createGuards: setting breakerThreshold is missing');
+      expect(
+        () => new CircuitBreaker(redis, new Keys(), { threshold: 0, baseSeconds: 60, maxSeconds: 3600 }),
+      ).toThrow(/threshold must be an integer ≥ 1, got 0/);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
