@@ -51,7 +51,7 @@ export class Coordinator {
 
   constructor(private readonly o: CoordinatorOptions) {
     this.random = o.random ?? Math.random;
-    const hubBackoff = o.hubBackoff ?? { baseMs: 500, maxMs: 10_000 };
+    const hubBackoff = o.hubBackoff ?? { baseMs: 500, maxMs: 5000 };
     const temporalBackoff = o.temporalBackoff ?? { baseMs: 500, maxMs: 10_000 };
     this.hubHealth = new DependencyHealth('hub', o.logger, hubBackoff, this.random);
     this.staleHealth = new DependencyHealth('hub stale-agents', o.logger, hubBackoff, this.random);

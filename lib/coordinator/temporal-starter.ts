@@ -25,7 +25,7 @@ function searchAttributes(agentId: string, trigger: ActivationTrigger) {
 
 /** Builds the starter; calls fail after `callTimeoutMs` rather than wait out a Temporal outage. */
 export function createTemporalStarter(client: Client, o: TemporalStarterOptions = {}): ActivationStarter {
-  const callTimeoutMs = o.callTimeoutMs ?? 10_000;
+  const callTimeoutMs = o.callTimeoutMs ?? 5000;
   const bounded = <T>(fn: () => Promise<T>): Promise<T> =>
     client.connection.withDeadline(Date.now() + callTimeoutMs, fn);
 
