@@ -97,6 +97,8 @@ export interface ModelServer {
 }
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Requests kept in the log; a long local run would otherwise grow without bound. */
+const MAX_RECORDED = 5000;
 const SECRET_HEADERS = new Set(['x-api-key', 'authorization', 'cookie']);
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -511,6 +513,7 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
       response: null,
     };
     log.push(rec);
+    if (log.length > MAX_RECORDED) log = log.slice(-MAX_RECORDED);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     const gone = new AbortController();
