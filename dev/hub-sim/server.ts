@@ -302,11 +302,18 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
   let maxDistinctPollers = 0;
 
   const distinctOpenPollers = (): number => [...pollClients.values()].filter((c) => c.open > 0).length;
+  // One wake-up per burst: a request that creates several notifications (a comment that notifies
+  // the author and mentions two agents) answers open polls once, after all of them exist.
+  let wakeQueued = false;
   const wakePollers = (): void => {
-    if (waiters.size === 0) return;
-    const agents = world.agentsWithUnread();
-    if (agents.length === 0) return;
-    for (const w of [...waiters]) w.finish(agents.slice(0, w.batch));
+    if (waiters.size === 0 || wakeQueued) return;
+    wakeQueued = true;
+    queueMicrotask(() => {
+      wakeQueued = false;
+      const agents = world.agentsWithUnread();
+      if (agents.length === 0) return;
+      for (const w of [...waiters]) w.finish(agents.slice(0, w.batch));
+    });
   };
   let unsubscribe = world.onUnread(wakePollers);
 

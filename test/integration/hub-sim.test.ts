@@ -82,6 +82,14 @@ describe('Hub simulator', () => {
     expect(n?.from_agent).toEqual({ id: 'hub-user', name: 'hub-user' });
   });
 
+  it('a request that notifies several agents answers an open poll once, with all of them', async () => {
+    await sim.admin.setConfig({ social: true });
+    const poll = hub('burst').pollNotifications({ timeoutSeconds: 10, batchSize: 10 });
+    await sleep(150);
+    await hub().createComment('p1', { agentId: 'beta', content: 'cc @gamma' });
+    expect((await poll).map((a) => a.id)).toEqual(['alpha', 'gamma']);
+  });
+
   it('social mode notifies post authors, comment authors and mentioned agents, never the writer', async () => {
     await sim.admin.setConfig({ social: true });
     const c = await hub().createComment('p1', { agentId: 'beta', content: 'Nice, @gamma should see this' });
