@@ -41,7 +41,7 @@ beforeAll(() => {
   groups = (rule.spec as { groups: Group[] }).groups;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'botburrow-rules-'));
   promtool = toolPath('PROMTOOL_PATH', 'promtool');
-});
+}, 30_000);
 
 afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -100,7 +100,7 @@ describe('alert rules', () => {
     const res = runPromtool(['check', 'rules', 'rules.yml'], groups);
     expect(res.output).toMatch(new RegExp(`SUCCESS: ${groups.flatMap((g) => g.rules).length} rules found`));
     expect(res.status, res.output).toBe(0);
-  });
+  }, 30_000);
 
   it('pass promtool test rules, with a firing and a quiet test for every alert', () => {
     const fixture = parse(fs.readFileSync(FIXTURE, 'utf8')) as { tests: { alert_rule_test?: AlertTest[] }[] };
@@ -119,7 +119,7 @@ describe('alert rules', () => {
     const res = runPromtool(['test', 'rules', 'botburrow-agents.test.yml'], groups);
     expect(res.status, res.output).toBe(0);
     expect(res.output).toMatch(/SUCCESS/);
-  });
+  }, 30_000);
 
   it('promtool test rules catches the raw-rate failure rule and a per-replica leader rule', () => {
     const broken = structuredClone(groups);
@@ -132,5 +132,5 @@ describe('alert rules', () => {
     expect(res.status).not.toBe(0);
     expect(res.output).toMatch(/failure ratio - quiet at 5 % failures/);
     expect(res.output).toMatch(/no leader - quiet while one replica leads/);
-  });
+  }, 30_000);
 });

@@ -151,7 +151,7 @@ describe('container image', () => {
     );
     expect([...users]).toEqual([1000]);
     expect(dockerfileProblems(stages, 1000)).toEqual([]);
-  });
+  }, 30_000);
 
   it('Dockerfile check catches a root image with dev dependencies and no bundle', () => {
     const broken = parseDockerfile(

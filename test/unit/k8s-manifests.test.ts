@@ -22,7 +22,7 @@ import {
   named,
   renderVariants,
   schemaProblems,
-  secretTemplates,
+  handAppliedManifests,
   selects,
   unknownFieldProblems,
   workloads,
@@ -481,6 +481,7 @@ const overlay = (): Variant => variants.find((v) => !v.name.includes('+'))!;
 const deployment = (objects: K8sObject[], name: string): Workload =>
   workloads(objects).find((w) => w.obj.kind === 'Deployment' && w.obj.metadata.name === name)!;
 
+// Rendering and type checking take seconds on a busy 2-core machine.
 describe('k8s manifests', () => {
   it('render: every overlay, alone and with each optional component', () => {
     const names = variants.map((v) => v.name);
@@ -529,19 +530,19 @@ describe('k8s manifests', () => {
 
   it('schemas: every object (and the Secret templates) validates against the Kubernetes API schemas', async () => {
     const problems: string[] = [];
-    for (const o of [...variants.flatMap((v) => v.objects), ...secretTemplates()])
+    for (const o of [...variants.flatMap((v) => v.objects), ...handAppliedManifests()])
       problems.push(...(await schemaProblems(o)));
     expect(problems).toEqual([]);
-  });
+  }, 60_000);
 
   it('schemas: no object has a field its type does not declare', () => {
     const seen = new Set<string>();
-    const unique = [...variants.flatMap((v) => v.objects), ...secretTemplates()].filter((o) => {
+    const unique = [...variants.flatMap((v) => v.objects), ...handAppliedManifests()].filter((o) => {
       const key = JSON.stringify(o);
       return seen.has(key) ? false : (seen.add(key), true);
     });
     expect(unknownFieldProblems(unique)).toEqual([]);
-  });
+  }, 60_000);
 
   it('schemas: catch a wrong type, a missing required field and an unknown field', async () => {
     const objects = clone(overlay().objects);
@@ -557,14 +558,14 @@ describe('k8s manifests', () => {
     expect(await schemaProblems({ ...hpa, apiVersion: 'example.com/v1' })).toEqual([
       `HorizontalPodAutoscaler/${hpa.metadata.name}: no schema for apiVersion example.com/v1`,
     ]);
-  });
+  }, 60_000);
 
   it('env: every name is a setting the code reads (or an allowed runtime variable); secrets come from the Secret', () => {
     for (const v of variants) expect(envNameProblems(v.objects), v.name).toEqual([]);
   });
 
   it('env: the Secret template has exactly the secret settings, and the ConfigMap none of them', () => {
-    const template = secretTemplates().find((o) => o.metadata.name === SECRET_NAME)!;
+    const template = handAppliedManifests().find((o) => o.metadata.name === SECRET_NAME)!;
     expect(Object.keys(template.stringData as Record<string, string>).sort()).toEqual(
       [...secretSettings].sort(),
     );
@@ -676,6 +677,7 @@ describe('k8s manifests', () => {
 
   it('pods meet Pod Security "restricted" (the namespace enforces it)', () => {
     for (const v of variants) expect(podSecurityProblems(v.objects), v.name).toEqual([]);
+    expect(podSecurityProblems(handAppliedManifests())).toEqual([]);
     const ns = byKind(overlay().objects, 'Namespace')[0]!;
     expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
     const objects = clone(overlay().objects);
@@ -708,6 +710,10 @@ describe('k8s manifests', () => {
     expect(text).toMatch(/^appendonly yes$/m);
     expect(text).toMatch(/^maxmemory-policy noeviction$/m);
     expect(text).toMatch(/^dir \/data$/m);
+    // The restore helper (k8s/ops/) mounts the claim the StatefulSet creates: <template>-<name>-0.
+    const restore = workloads(handAppliedManifests()).find((w) => w.obj.metadata.name === 'valkey-restore')!;
+    const claim = restore.pod.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
+    expect(claim).toBe(`${spec.volumeClaimTemplates[0]!.metadata.name}-${sts.metadata.name}-0`);
     const url = loadSettings(
       containerEnv(deployment(objects, 'coordinator').pod.containers[0]!, objects).surely,
     );

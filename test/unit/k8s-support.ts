@@ -145,14 +145,17 @@ export function renderVariants(): Variant[] {
   return variants;
 }
 
-/** Files under k8s/secrets/: templates applied by hand, validated like the rendered objects. */
-export function secretTemplates(): K8sObject[] {
-  const dir = path.join(K8S, 'secrets');
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()
-    .flatMap((f) => parseManifests(fs.readFileSync(path.join(dir, f), 'utf8'), f));
+/** Manifests applied by hand (k8s/secrets/ templates, k8s/ops/ helpers), validated like the rest. */
+export function handAppliedManifests(): K8sObject[] {
+  return ['secrets', 'ops'].flatMap((sub) => {
+    const dir = path.join(K8S, sub);
+    if (!fs.existsSync(dir)) return [];
+    return fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
+      .flatMap((f) => parseManifests(fs.readFileSync(path.join(dir, f), 'utf8'), `${sub}/${f}`));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +259,12 @@ export type PodSpec = {
   terminationGracePeriodSeconds?: number;
   securityContext?: Record<string, unknown>;
   topologySpreadConstraints?: { topologyKey: string; labelSelector?: LabelSelector }[];
-  volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
+  volumes?: {
+    name: string;
+    secret?: { secretName: string };
+    configMap?: { name: string };
+    persistentVolumeClaim?: { claimName: string };
+  }[];
 };
 export interface Container {
   name: string;
@@ -291,16 +299,20 @@ export interface Workload {
   pod: PodSpec;
 }
 
-/** Deployments, StatefulSets and Jobs with their pod templates. */
+/** Deployments, StatefulSets and Jobs with their pod templates, and bare Pods. */
 export function workloads(objects: K8sObject[]): Workload[] {
-  return objects
-    .filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind))
-    .map((obj) => {
+  const out: Workload[] = [];
+  for (const obj of objects) {
+    if (obj.kind === 'Pod') {
+      out.push({ obj, podLabels: obj.metadata.labels ?? {}, pod: obj.spec as PodSpec });
+    } else if (['Deployment', 'StatefulSet', 'Job'].includes(obj.kind)) {
       const template = (
         obj.spec as { template: { metadata?: { labels?: Record<string, string> }; spec: PodSpec } }
       ).template;
-      return { obj, podLabels: template.metadata?.labels ?? {}, pod: template.spec };
-    });
+      out.push({ obj, podLabels: template.metadata?.labels ?? {}, pod: template.spec });
+    }
+  }
+  return out;
 }
 
 /** Kubernetes label-selector semantics (matchLabels AND matchExpressions). */
