@@ -12,6 +12,7 @@ import type { WorkflowBundleOption } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { createActivationActivities } from '../activities/activation';
 import { ConversationStore } from '../activities/conversation';
+import { heartbeatInterceptor } from '../activities/heartbeat';
 import { createAnthropicClient } from '../activities/model';
 import type { SessionHost } from '../activities/session';
 import { createSessionActivities, readSessionTools } from '../activities/session';
@@ -132,6 +133,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
     // Cancels reach a heartbeating activity within ~2 s instead of 0.8 × its heartbeat timeout.
     maxHeartbeatThrottleInterval: '2 seconds',
+    interceptors: { activity: [heartbeatInterceptor] },
   } as const;
   const workers = await Promise.all([
     ...queues.map((taskQueue) =>
@@ -145,7 +147,9 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
       }),
     ),
     // Session-bound tool calls only: no workflows on the runner's own queue.
-    ...(sessionHost ? [Worker.create({ ...common, taskQueue: ownQueue, activities: sessionActivities })] : []),
+    ...(sessionHost
+      ? [Worker.create({ ...common, taskQueue: ownQueue, activities: sessionActivities })]
+      : []),
   ]);
 
   let running = false;

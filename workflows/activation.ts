@@ -66,6 +66,8 @@ const nonRetryable = [FailureType.definition, FailureType.llmNonRetryable, Failu
 /** Guards, Hub reads and bookkeeping: short, retried with backoff for as long as the run lasts. */
 const hub = proxyActivities<ActivationActivities>({
   startToCloseTimeout: '60 seconds',
+  // Every runner activity heartbeats (activities/heartbeat.ts): a dead runner shows within 10 s.
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: nonRetryable },
 });
 
@@ -100,6 +102,7 @@ const tools = proxyActivities<ActivationActivities>({
 /** Opening a runner-bound session runs on any runner; the session then lives on that runner. */
 const sessionOpen = proxyActivities<SessionActivities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
 });
 

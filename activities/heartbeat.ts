@@ -1,0 +1,22 @@
+/**
+ * Every activity of the runner heartbeats once a second while it runs (throttled by the SDK), so
+ * that a runner that dies mid-activity is noticed within the activity's heartbeat timeout rather
+ * than its much longer start-to-close timeout, and so that cancellation reaches every activity.
+ */
+import type { Context } from '@temporalio/activity';
+import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
+
+export const heartbeatInterceptor: ActivityInterceptorsFactory = (ctx: Context) => {
+  const inbound: ActivityInboundCallsInterceptor = {
+    async execute(input, next) {
+      ctx.heartbeat();
+      const timer = setInterval(() => ctx.heartbeat(), 1000);
+      try {
+        return await next(input);
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  };
+  return { inbound };
+};

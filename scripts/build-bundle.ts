@@ -1,0 +1,32 @@
+/**
+ * Builds the prebuilt workflow bundle that production runners load (BOTBURROW_WORKFLOW_BUNDLE), so
+ * they start without compiling workflow code:
+ *
+ *   tsx scripts/build-bundle.ts [out]     (default dist/workflow-bundle.js; part of `npm run build`)
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+/** Bundles workflows/index.ts into `outFile`; returns the bundle size in bytes. */
+export async function buildWorkflowBundle(outFile: string): Promise<number> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
+  });
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(outFile, code);
+  return Buffer.byteLength(code);
+}
+
+if (require.main === module) {
+  const out = path.resolve(process.argv[2] ?? path.join(__dirname, '../dist/workflow-bundle.js'));
+  const started = Date.now();
+  buildWorkflowBundle(out)
+    .then((bytes) =>
+      console.log(`wrote ${out} (${(bytes / 1024).toFixed(0)} KiB) in ${Date.now() - started} ms`),
+    )
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,71 @@
+/**
+ * Real processes for tests: a project entry point run by Node with the tsx loader (one process, so
+ * a signal reaches the program itself), with its output kept for failure messages.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+export interface TestProcess {
+  readonly child: ChildProcess;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves with the exit code (or signal) once it has exited. */
+  exited: Promise<number | NodeJS.Signals>;
+  /** Resolves once a line matching `pattern` was printed. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  signal(sig: NodeJS.Signals): void;
+}
+
+/** Starts `node --import tsx <entry>` with `env` on top of a minimal environment. */
+export function startEntry(entry: string, env: Record<string, string>): TestProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (b: Buffer): void => {
+    out += b.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | NodeJS.Signals>((resolve) =>
+    child.once('exit', (code, sig) => resolve(code ?? sig ?? 'SIGKILL')),
+  );
+  return {
+    child,
+    output: () => out,
+    exited,
+    signal: (sig) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    },
+    waitFor: (pattern, timeoutMs = 60_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (pattern.test(out)) {
+            cleanup();
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(
+            new Error(
+              `${entry}: no output matching ${pattern} within ${timeoutMs} ms; output:\n${out.slice(-3000)}`,
+            ),
+          );
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        check();
+      }),
+  };
+}
