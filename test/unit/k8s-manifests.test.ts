@@ -165,8 +165,12 @@ function envNameProblems(objects: K8sObject[]): string[] {
   }
   for (const w of workloads(objects)) {
     for (const c of w.pod.containers) {
+      // Custom MCP servers may reference runner variables that BOTBURROW_MCP_ENV_ALLOWLIST names.
+      const mcpAllowed = (containerEnv(c, objects).surely.BOTBURROW_MCP_ENV_ALLOWLIST ?? '')
+        .split(',')
+        .map((x) => x.trim());
       for (const e of c.env ?? []) {
-        if (!SETTING_NAMES.includes(e.name) && !(e.name in NON_SETTING_ENV)) {
+        if (!SETTING_NAMES.includes(e.name) && !(e.name in NON_SETTING_ENV) && !mcpAllowed.includes(e.name)) {
           problems.push(`${w.obj.kind}/${w.obj.metadata.name} ${c.name}: env ${e.name} is not a setting`);
         }
         const ref = e.valueFrom?.secretKeyRef;
@@ -582,7 +586,12 @@ describe('k8s manifests', () => {
       o.metadata.name.startsWith('botburrow-agents-config'),
     )!;
     (cm.data as Record<string, string>).ANTHROPIC_API_KEY = 'sk-oops';
+    const hybrid = deployment(objects, 'runner-hybrid').pod.containers[0]!;
+    hybrid.env!.push({ name: 'JIRA_TOKEN', value: 'for a custom MCP server' });
+    expect(envNameProblems(objects).join('\n')).toMatch(/env JIRA_TOKEN is not a setting/);
+    hybrid.env!.push({ name: 'BOTBURROW_MCP_ENV_ALLOWLIST', value: 'JIRA_TOKEN' });
     const problems = envNameProblems(objects).join('\n');
+    expect(problems).not.toMatch(/JIRA_TOKEN/);
     expect(problems).toMatch(/env BOTBURROW_RUNER_MODE is not a setting/);
     expect(problems).toMatch(/ANTHROPIC_API_KEY is a secret/);
   });
