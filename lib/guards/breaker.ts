@@ -114,6 +114,15 @@ redis.call('DEL', KEYS[3])
 return 1
 `;
 
+/** KEYS failures, backoff, probe; ARGV agent, owner → 1 released, 0 not held by owner. */
+const RELEASE_PROBE_LUA = `${READ_STATE}
+if probeOwner ~= '' and probeOwner == ARGV[2] then
+  redis.call('DEL', KEYS[3])
+  return 1
+end
+return 0
+`;
+
 /** KEYS failures, backoff, probe; ARGV agent → {failures, untilS, probeDeadline}. */
 const STATUS_LUA = `${READ_STATE}
 return {failures, untilS, probeDeadline}
@@ -127,6 +136,7 @@ export class CircuitBreaker {
   private readonly failureScript: Script;
   private readonly resetScript: Script;
   private readonly statusScript: Script;
+  private readonly releaseProbeScript: Script;
 
   constructor(
     redis: Redis,
@@ -155,6 +165,12 @@ export class CircuitBreaker {
       'botburrowBreakerReset',
       RESET_LUA,
       'circuit breaker success/reset',
+    );
+    this.releaseProbeScript = defineScript(
+      redis,
+      'botburrowBreakerReleaseProbe',
+      RELEASE_PROBE_LUA,
+      'circuit breaker release probe',
     );
     this.statusScript = defineScript(redis, 'botburrowBreakerStatus', STATUS_LUA, 'circuit breaker status');
   }
@@ -197,7 +213,8 @@ export class CircuitBreaker {
   /**
    * A failed activation (outcome `failed` or `timed_out`). Callers must NOT report budget
    * refusals, pauses, cancels or breaker refusals here: those are decisions, not failures of the
-   * agent, and counting them would open the breaker on a healthy agent. Reaching the threshold
+   * agent, and counting them would open the breaker on a healthy agent (if such an activation
+   * was the half-open probe, call `releaseProbe` instead). Reaching the threshold
    * opens the breaker; a failure at or above it (a failed probe) re-opens it at the next step.
    */
   async recordFailure(agentId: string): Promise<{ failures: number; openUntil?: number }> {
@@ -213,6 +230,17 @@ export class CircuitBreaker {
     ) as [number, number];
     this.report(agentId, untilMs > 0 ? 'open' : 'closed', failures);
     return untilMs > 0 ? { failures, openUntil: untilMs } : { failures };
+  }
+
+  /**
+   * Gives up the half-open probe without a verdict: for an activation that took the probe but
+   * ended neither succeeded nor failed (budget refusal, pause, cancel). The next caller may probe
+   * at once instead of waiting for the probe lease to run out. A no-op unless `probeOwner` holds
+   * the probe. Returns whether it did.
+   */
+  async releaseProbe(agentId: string, probeOwner: string): Promise<boolean> {
+    const reply = await this.releaseProbeScript(this.keyList(agentId), [agentId, probeOwner]);
+    return reply === 1;
   }
 
   /** Operator reset: closes the breaker as if the agent had just succeeded. */

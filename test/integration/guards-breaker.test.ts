@@ -153,6 +153,26 @@ describe('circuit breaker (real Valkey)', () => {
     expect((await breaker.check(agent, 'dead-probe')).allowed).toBe(false);
   });
 
+  it('a probe that ends without a verdict (budget, pause, cancel) hands the probe on at once', async () => {
+    const agent = 'refused-probe';
+    for (let i = 0; i < 5; i++) await breaker.recordFailure(agent);
+    now += 60_000;
+    expect((await breaker.check(agent, 'probe-1')).allowed).toBe(true);
+    expect((await breaker.check(agent, 'probe-2')).allowed).toBe(false);
+    // Only the holder can give it up.
+    expect(await breaker.releaseProbe(agent, 'probe-2')).toBe(false);
+    expect((await breaker.check(agent, 'probe-3')).allowed).toBe(false);
+    expect(await breaker.releaseProbe(agent, 'probe-1')).toBe(true);
+    expect(await breaker.releaseProbe(agent, 'probe-1')).toBe(false);
+    // Still half open, failures unchanged: the next activation is the probe now.
+    expect(await breaker.check(agent, 'probe-2')).toMatchObject({
+      allowed: true,
+      state: 'half_open',
+      failures: 5,
+    });
+    expect((await breaker.check(agent, 'probe-1')).allowed).toBe(false);
+  });
+
   it('manual reset closes an open breaker at once', async () => {
     const agent = 'stuck';
     for (let i = 0; i < 9; i++) await breaker.recordFailure(agent);
