@@ -72,8 +72,10 @@ export const KNOWN_STOP_REASONS: readonly string[] = [
 const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
 
 /**
- * An Anthropic client for activities: no SDK retries (Temporal retries), the given timeout, and
- * credentials only from the arguments (the SDK would otherwise read the environment itself).
+ * An Anthropic client for activities: no SDK retries (Temporal retries) and the given timeout.
+ * The key comes from the arguments (settings), never from the SDK reading `ANTHROPIC_API_KEY` or
+ * `ANTHROPIC_AUTH_TOKEN` itself; without one the SDK's profile chain is tried, and a call with no
+ * credential at all fails as `LlmNonRetryableError`.
  */
 export function createAnthropicClient(o: {
   apiKey?: string;
@@ -307,7 +309,11 @@ export function classifyModelError(err: unknown): ApplicationFailure {
     // A 2xx whose JSON did not parse: the SDK surfaces the parser's error.
     return malformed('', `response body is not valid JSON: ${err.message}`);
   }
-  if (err instanceof Anthropic.AnthropicError) {
+  if (
+    err instanceof Anthropic.AnthropicError ||
+    // SDK 1.14 raises a plain Error when no credential resolves; no retry can fix that.
+    (err instanceof Error && err.message.startsWith('Could not resolve authentication method'))
+  ) {
     // Raised before any request (bad options, missing credentials): the same call fails again.
     return ApplicationFailure.create({
       type: FailureType.llmNonRetryable,

@@ -396,6 +396,21 @@ describe('scripted model server with the real Anthropic SDK', () => {
     }
   });
 
+  it('never takes the key from the environment: without one the call fails as non-retryable', async () => {
+    const saved = process.env.ANTHROPIC_API_KEY;
+    process.env.ANTHROPIC_API_KEY = 'from-the-environment';
+    try {
+      const keyless = createAnthropicClient({ baseURL: server.url, timeoutMs: 2000 });
+      const f = (await failureOf(callModel(keyless, request(first('hello'))))) as ApplicationFailure;
+      expect(f.type).toBe('LlmNonRetryableError');
+      expect(f.nonRetryable).toBe(true);
+      expect(server.requests()).toHaveLength(0);
+    } finally {
+      if (saved === undefined) delete process.env.ANTHROPIC_API_KEY;
+      else process.env.ANTHROPIC_API_KEY = saved;
+    }
+  });
+
   it('answers after defaultDelayMs unless instant', async () => {
     server.configure({ instant: false, defaultDelayMs: 400 });
     let started = Date.now();
