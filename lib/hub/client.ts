@@ -141,10 +141,15 @@ export class HubClient {
   private readonly fetchImpl: typeof fetch;
 
   constructor(opts: HubClientOptions) {
+    let protocol = '';
     try {
-      new URL(opts.baseUrl);
+      protocol = new URL(opts.baseUrl).protocol;
     } catch {
-      throw new Error(`HubClient: baseUrl is not a URL: ${JSON.stringify(opts.baseUrl)}`);
+      // reported below
+    }
+    // `localhost:8080` parses as a URL with scheme `localhost:`; only http(s) can be a Hub.
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      throw new Error(`HubClient: baseUrl must be an http(s) URL, got ${JSON.stringify(opts.baseUrl)}`);
     }
     this.baseUrl = trimSlash(opts.baseUrl);
     this.apiKey = opts.apiKey || undefined;
