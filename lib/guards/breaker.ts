@@ -76,7 +76,10 @@ if probe then
 end
 `;
 
-/** KEYS failures, backoff, probe; ARGV agent, owner, nowMs, threshold, probeTtlMs → {allowed, state, failures, untilMs}. */
+/**
+ * KEYS failures, backoff, probe; ARGV agent, owner, nowMs, threshold, probeTtlMs
+ * → {allowed, state (0 closed, 1 open, 2 half open), failures, untilMs}
+ */
 const CHECK_LUA = `${READ_STATE}
 local owner, now, threshold, probeTtl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 if failures < threshold or untilS == 0 then

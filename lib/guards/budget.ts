@@ -326,8 +326,9 @@ export class BudgetGuard {
   /**
    * Replaces the reservation by the real usage (also after a failed call that spent tokens).
    * Idempotent: settling the same reservation id again (without a new `reserve` in between) is a
-   * no-op, even after the reservation expired or was released. Settling an unknown or expired id still counts the usage, since the
-   * tokens were spent. Usage counts toward the current UTC day and month.
+   * no-op, even after the reservation expired. Settling an unknown, expired or released id still
+   * counts the usage once, since the tokens were spent. Usage counts toward the current UTC day
+   * and month.
    */
   async settle(
     agentId: string,

@@ -98,7 +98,8 @@ export function decodeToken(token: string): TokenData {
  * → {0, count} acquired; {1, max} daily; {2, max} thread; {3, intervalMs, sinceMs, lastWasComment}
  */
 const ACQUIRE_LUA = `
-local now, dailyMax, threadMax, interval = tonumber(ARGV[5]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local dailyMax, threadMax = tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval, now = tonumber(ARGV[4]), tonumber(ARGV[5])
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count >= dailyMax then
   return {1, dailyMax, 0, 0}
