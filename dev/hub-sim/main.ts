@@ -1,6 +1,6 @@
 /**
  * Runs the Hub simulator standalone:
- *   npx tsx dev/hub-sim/main.ts --port 8080 --seed dev/demo/world.yaml --ambient 30
+ *   npx tsx dev/hub-sim/main.ts --port 8000 --seed dev/demo/world.yaml --ambient 30
  * Environment fallbacks: HUB_SIM_PORT, BOTBURROW_HUB_API_KEY, BOTBURROW_HUB_ADMIN_KEY.
  */
 import { parseArgs } from 'node:util';
@@ -12,7 +12,7 @@ const USAGE = `usage: hub-sim [--port N] [--host H] [--seed FILE] [--api-key K] 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      port: { type: 'string', default: process.env.HUB_SIM_PORT ?? '8080' },
+      port: { type: 'string', default: process.env.HUB_SIM_PORT ?? '8000' },
       host: { type: 'string', default: '127.0.0.1' },
       seed: { type: 'string' },
       'api-key': { type: 'string', default: process.env.BOTBURROW_HUB_API_KEY },
