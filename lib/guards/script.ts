@@ -39,7 +39,8 @@ export function isUnavailableError(err: unknown): boolean {
     const code = err.message.split(' ', 1)[0] ?? '';
     return UNAVAILABLE_REPLIES.includes(code);
   }
-  return true;
+  // Programming errors are not outages; everything else ioredis throws is about the connection.
+  return !(err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError);
 }
 
 /** `host:port` (or socket path) of a client, for error messages. */

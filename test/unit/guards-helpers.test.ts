@@ -134,6 +134,7 @@ describe('Valkey client and failure classification', () => {
     expect(isUnavailableError(new ReplyError('BUSY Redis is busy running a script'))).toBe(true);
     expect(isUnavailableError(new ReplyError('ERR user_script:3: attempt to compare nil'))).toBe(false);
     expect(isUnavailableError('a string')).toBe(false);
+    expect(isUnavailableError(new TypeError('x is not a function'))).toBe(false);
   });
 
   it('says where, what and that nothing was spent', () => {
