@@ -25,9 +25,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
 
 # --- runtime ------------------------------------------------------------------------------------
 FROM node:20-bookworm-slim AS runtime
-ENV NODE_ENV=production \
-    BOTBURROW_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
-    BOTBURROW_WORKSPACE_ROOT=/tmp/botburrow-workspaces
+# The runners' manifests select the prebuilt bundle with
+# BOTBURROW_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js; without it a worker bundles at start.
+ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/package.json ./package.json

@@ -11,7 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import ts from 'typescript';
 import { SETTINGS, SETTING_NAMES, loadSettings } from '../../lib/config';
-import { RUNNER_MODE_QUEUES, SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../lib/contract';
+import {
+  ACTIVATION_WORKFLOW,
+  RUNNER_MODE_QUEUES,
+  SEARCH_ATTRIBUTE_REGISTRATIONS,
+  SKILL_SYNC_WORKFLOW,
+} from '../../lib/contract';
 import type { RunnerMode } from '../../lib/contract';
 import { startOpsServer } from '../../lib/http-server';
 import type { OpsServer } from '../../lib/http-server';
@@ -459,6 +464,64 @@ function jobSearchAttributes(objects: K8sObject[]): string[] {
   return [...script.matchAll(/\b(Botburrow\w+=\w+)\b/g)].map((m) => m[1]!);
 }
 
+/** Names the prebuilt workflow bundle exports: its entry (from scripts/build-bundle.ts), read statically. */
+function bundleExports(): Set<string> {
+  const builder = fs.readFileSync(path.join(ROOT, 'scripts/build-bundle.ts'), 'utf8');
+  const entry = /'\.\.\/(workflows\/[\w/-]+)\.ts'/.exec(builder)?.[1];
+  if (!entry) throw new Error('scripts/build-bundle.ts: bundle entry not found');
+  const names = new Set<string>();
+  const visit = (rel: string): void => {
+    const file = path.join(ROOT, `${rel}.ts`);
+    const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+    for (const st of source.statements) {
+      if (ts.isExportDeclaration(st)) {
+        if (st.exportClause && ts.isNamedExports(st.exportClause)) {
+          for (const el of st.exportClause.elements) names.add(el.name.text);
+        } else if (st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier)) {
+          visit(path.join(path.dirname(rel), st.moduleSpecifier.text));
+        }
+      } else if (
+        (ts.isFunctionDeclaration(st) || ts.isVariableStatement(st)) &&
+        st.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
+      ) {
+        if (ts.isFunctionDeclaration(st) && st.name) names.add(st.name.text);
+        if (ts.isVariableStatement(st)) {
+          for (const d of st.declarationList.declarations)
+            if (ts.isIdentifier(d.name)) names.add(d.name.text);
+        }
+      }
+    }
+  };
+  visit(entry);
+  return names;
+}
+
+/** The workflow each process executes from its bundle (the coordinator runs none). */
+const PROCESS_WORKFLOWS: Record<Process, string[]> = {
+  coordinator: [],
+  runner: [ACTIVATION_WORKFLOW],
+  'skill-sync': [SKILL_SYNC_WORKFLOW],
+};
+
+/**
+ * Runners load the prebuilt bundle (no bundling at start in production), and a process is only
+ * pointed at the bundle when the bundle holds the workflows it runs.
+ */
+function bundleProblems(objects: K8sObject[], exported: Set<string>): string[] {
+  const problems: string[] = [];
+  for (const { w, c, proc } of botburrowContainers(objects)) {
+    const where = `${w.obj.kind}/${w.obj.metadata.name}`;
+    const bundle = containerEnv(c, objects).surely.BOTBURROW_WORKFLOW_BUNDLE;
+    if (proc === 'runner' && bundle === undefined) problems.push(`${where}: no BOTBURROW_WORKFLOW_BUNDLE`);
+    if (bundle === undefined) continue;
+    for (const wf of PROCESS_WORKFLOWS[proc]) {
+      if (!exported.has(wf)) problems.push(`${where}: the bundle ${bundle} does not contain ${wf}`);
+    }
+    if (PROCESS_WORKFLOWS[proc].length === 0) problems.push(`${where}: runs no workflows but sets a bundle`);
+  }
+  return problems;
+}
+
 // ------------------------------------------------------------------------------------------
 
 let variants: Variant[] = [];
@@ -694,6 +757,24 @@ describe('k8s manifests', () => {
     expect(podSecurityProblems(objects).join('\n')).toMatch(
       /skill-sync skill-sync: allowPrivilegeEscalation/,
     );
+  });
+
+  it('workflow bundle: runners load it, and only processes whose workflows it holds use it', () => {
+    const exported = bundleExports();
+    expect(exported.has(ACTIVATION_WORKFLOW)).toBe(true);
+    for (const v of variants) expect(bundleProblems(v.objects, exported), v.name).toEqual([]);
+    const objects = clone(overlay().objects);
+    deployment(objects, 'skill-sync').pod.containers[0]!.env!.push({
+      name: 'BOTBURROW_WORKFLOW_BUNDLE',
+      value: '/app/dist/workflow-bundle.js',
+    });
+    const runner = deployment(objects, 'runner-exploration').pod.containers[0]!;
+    runner.env = runner.env!.filter((e) => e.name !== 'BOTBURROW_WORKFLOW_BUNDLE');
+    const problems = bundleProblems(objects, new Set([ACTIVATION_WORKFLOW])).join('\n');
+    expect(problems).toMatch(
+      /skill-sync: the bundle \/app\/dist\/workflow-bundle.js does not contain skillSyncWorkflow/,
+    );
+    expect(problems).toMatch(/runner-exploration: no BOTBURROW_WORKFLOW_BUNDLE/);
   });
 
   it('the search-attribute Job registers exactly the contract attributes', () => {
