@@ -2,6 +2,7 @@
  * Where agent definitions and skills live: a local folder or an S3/R2 bucket, behind one small
  * interface of definitions-relative keys (`agents/<id>/config.yaml`, `skills/<name>/SKILL.md`).
  */
+import { randomUUID } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -79,7 +80,7 @@ export class LocalDefinitionStore implements DefinitionStore {
     const file = path.join(this.root, checkKey(key));
     await fs.mkdir(path.dirname(file), { recursive: true });
     // Write then rename, so a reader never sees half a file.
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    const tmp = `${file}.${randomUUID()}.tmp`;
     await fs.writeFile(tmp, body, 'utf8');
     await fs.rename(tmp, file);
   }
