@@ -27,6 +27,7 @@ export interface SessionHost {
     name: string,
     input: Record<string, unknown>,
     signal?: AbortSignal,
+    opts?: { idempotencyKey?: string },
   ): Promise<{ content: string; isError: boolean }>;
   close(sessionId: string): Promise<void>;
   /** Closes every session (runner shutdown). */
@@ -80,6 +81,8 @@ export function createSessionActivities(deps: SessionDeps) {
       conversationId: string;
       turn: number;
       toolUseId: string;
+      /** Workflow id + tool-use id: an MCP server that posts (the Hub's) sends it with the post. */
+      idempotencyKey?: string;
     }): Promise<ToolResultRef> {
       const call = await deps.conversations.toolUse(input.conversationId, input.turn, input.toolUseId);
       const store = (content: string, isError: boolean): Promise<ToolResultRef> =>
@@ -90,7 +93,9 @@ export function createSessionActivities(deps: SessionDeps) {
       ctx.heartbeat();
       const beat = setInterval(() => ctx.heartbeat(), 1000);
       try {
-        const r = await deps.sessions.call(input.sessionId, call.name, call.input, ctx.cancellationSignal);
+        const r = await deps.sessions.call(input.sessionId, call.name, call.input, ctx.cancellationSignal, {
+          idempotencyKey: input.idempotencyKey,
+        });
         deps.metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
         return await store(r.content, r.isError);
       } finally {

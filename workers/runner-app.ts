@@ -16,6 +16,7 @@ import { heartbeatInterceptor } from '../activities/heartbeat';
 import { createAnthropicClient } from '../activities/model';
 import type { SessionHost } from '../activities/session';
 import { createSessionActivities, readSessionTools } from '../activities/session';
+import { createSessionManager } from '../activities/tools';
 import type { Settings } from '../lib/config';
 import { RUNNER_MODE_QUEUES } from '../lib/contract';
 import { AgentRegistry, SkillLibrary, createDefinitionStore } from '../lib/definitions';
@@ -31,7 +32,7 @@ export interface RunnerOptions {
   settings: Settings;
   logger: Logger;
   metrics: Metrics;
-  /** Host of runner-bound sessions (MCP servers, workspaces); without it agents get Hub tools only. */
+  /** Host of runner-bound sessions (MCP servers, workspaces); default: the SessionManager of activities/tools. */
   sessions?: (deps: { logger: Logger; settings: Settings }) => SessionHost;
   runnerId?: string;
 }
@@ -89,7 +90,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     baseURL: settings.anthropicBaseUrl,
     timeoutMs: 280_000,
   });
-  const sessionHost = o.sessions?.({ logger: log, settings });
+  const sessionHost = (o.sessions ?? createSessionManager)({ logger: log, settings });
   const ownQueue = runnerQueue(runnerId);
 
   const activationActivities = createActivationActivities({
@@ -111,17 +112,15 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     },
     sessionTools: (sessionId) => readSessionTools(redis, keys, sessionId),
   });
-  const sessionActivities = sessionHost
-    ? createSessionActivities({
-        sessions: sessionHost,
-        runnerQueue: ownQueue,
-        callTimeoutSeconds: settings.mcpTimeout,
-        conversations,
-        redis,
-        keys,
-        metrics,
-      })
-    : {};
+  const sessionActivities = createSessionActivities({
+    sessions: sessionHost,
+    runnerQueue: ownQueue,
+    callTimeoutSeconds: settings.mcpTimeout,
+    conversations,
+    redis,
+    keys,
+    metrics,
+  });
 
   const bundle = await workflowBundle(settings);
   const queues = [...RUNNER_MODE_QUEUES[settings.runnerMode]];
@@ -133,13 +132,14 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
     // Cancels reach a heartbeating activity within ~2 s instead of 0.8 × its heartbeat timeout.
     maxHeartbeatThrottleInterval: '2 seconds',
-    interceptors: { activity: [heartbeatInterceptor] },
   } as const;
+  const interceptors = { activity: [heartbeatInterceptor] };
   const workers = await Promise.all([
     ...queues.map((taskQueue) =>
       Worker.create({
         ...common,
         taskQueue,
+        interceptors,
         workflowBundle: bundle,
         activities: { ...activationActivities, ...sessionActivities },
         maxConcurrentWorkflowTaskExecutions: settings.maxConcurrentWorkflowTasks,
