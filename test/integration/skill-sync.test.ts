@@ -12,6 +12,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSkillSyncActivities } from '../../activities/skill-sync';
+import { exportHistory } from '../../scripts/export-history';
 import { freePort } from '../../dev/services';
 import { SKILL_SYNC_SCHEDULE_ID, TaskQueue } from '../../lib/contract';
 import { LocalDefinitionStore, S3DefinitionStore, SkillLibrary } from '../../lib/definitions';
@@ -73,10 +74,11 @@ describe('skillSyncWorkflow through a real worker', () => {
         defaultSources: [sourceA.dir, 's3://skill-src/shared/', 'github:botburrow/community-skills'],
       }),
     });
+    const firstId = unique('skill-sync-run');
     const [first, second] = await worker.runUntil(async () => {
       const a = await client.workflow.execute('skillSyncWorkflow', {
         taskQueue,
-        workflowId: unique('skill-sync-run'),
+        workflowId: firstId,
         args: [{}],
       });
       const b = await runSkillSyncOnce(client, [sourceA.dir, 's3://skill-src/shared/'], {
@@ -86,6 +88,9 @@ describe('skillSyncWorkflow through a real worker', () => {
       return [a as SkillSyncResult, b];
     });
     await nativeConnection.close();
+    if (process.env.RECORD_HISTORIES === '1') {
+      await exportHistory(client, firstId, path.resolve(__dirname, '../replay/histories/skill-sync.json'));
+    }
 
     expect(first.sources).toEqual([
       sourceA.dir,
