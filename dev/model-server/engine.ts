@@ -92,6 +92,7 @@ function matches(rule: Rule, v: ConversationView, vars: Vars): Vars | undefined 
   if (!test(w.model, v.model, got)) return undefined;
   if (!test(w.user, v.userText, got)) return undefined;
   if (!test(w.toolResult, v.toolResults.map((r) => r.content).join('\n'), got)) return undefined;
+  if (w.unset?.some((name) => vars[name] !== undefined)) return undefined;
   for (const [name, pattern] of Object.entries(w.vars ?? {})) {
     const value = vars[name];
     if (value === undefined || !test(pattern, value, got)) return undefined;

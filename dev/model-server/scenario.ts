@@ -77,6 +77,8 @@ const whenSchema = z.strictObject({
   model: regexText.optional(),
   /** Script variables that must be defined and match. */
   vars: z.record(z.string(), regexText).optional(),
+  /** Script variables that must be undefined (their pattern found nothing). */
+  unset: z.array(z.string().min(1)).optional(),
 });
 
 const replySchema = z
