@@ -632,7 +632,14 @@ describe('k8s manifests', () => {
   });
 
   it('env: the Secret template has exactly the secret settings, and the ConfigMap none of them', () => {
-    const template = handAppliedManifests().find((o) => o.metadata.name === SECRET_NAME)!;
+    const template = handAppliedManifests().find(
+      (o) => o.kind === 'Secret' && o.metadata.name === SECRET_NAME,
+    )!;
+    // The external-secrets example fills the same Secret with the same keys.
+    const external = handAppliedManifests().find((o) => o.kind === 'ExternalSecret')!;
+    const spec = external.spec as { target: { name: string }; data: { secretKey: string }[] };
+    expect(spec.target.name).toBe(SECRET_NAME);
+    expect(spec.data.map((d) => d.secretKey).sort()).toEqual([...secretSettings].sort());
     expect(Object.keys(template.stringData as Record<string, string>).sort()).toEqual(
       [...secretSettings].sort(),
     );

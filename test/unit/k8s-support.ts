@@ -166,6 +166,8 @@ export function modelModule(apiVersion: string): string {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   if (group === '') return `kubernetes-models/${version}`;
   if (group === 'keda.sh') return `@kubernetes-models/keda/keda.sh/${version}`;
+  if (group === 'external-secrets.io')
+    return `@kubernetes-models/external-secrets/external-secrets.io/${version}`;
   if (group === 'monitoring.coreos.com') {
     return `@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}`;
   }
