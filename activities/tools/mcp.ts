@@ -30,7 +30,13 @@ interface Connection {
   transport: ProcessGroupStdioTransport | StreamableHTTPClientTransport;
   /** Why the server is gone, once it is. */
   dead?: string;
+  /** Restarts so far (a crashed stdio server is restarted on its next call, a bounded number of times). */
+  restarts: number;
+  reviving?: Promise<Connection | string>;
 }
+
+/** How often a crashed server is restarted within one session before its tools stay unavailable. */
+const MAX_RESTARTS = 1;
 
 interface ToolEntry {
   server: string;
@@ -181,7 +187,7 @@ export class McpSession {
           })
         : new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
     const client = new Client({ name: 'botburrow-agents', version: '0.1.0' }, { capabilities: {} });
-    const conn: Connection = { spec, client, transport };
+    const conn: Connection = { spec, client, transport, restarts: 0 };
     const timeout = o.connectTimeoutMs ?? o.timeoutMs;
     try {
       await client.connect(transport, { timeout });
@@ -238,7 +244,13 @@ export class McpSession {
     const conn = this.connections.get(entry.server);
     const label = `${entry.server}.${entry.tool}`;
     if (!conn) return toolError(`MCP server '${entry.server}' is not connected`);
-    if (conn.dead) return cap(toolError(`MCP server '${entry.server}' is not running (${conn.dead})`));
+    if (conn.dead) {
+      const revived = await this.revive(conn);
+      if (typeof revived === 'string') {
+        return cap(toolError(`MCP server '${entry.server}' is not running (${conn.dead}); ${revived}`));
+      }
+      return this.call(name, input, signal, meta);
+    }
     if (signal?.aborted) return toolError(`MCP tool ${label} was cancelled`);
     const args =
       typeof input === 'object' && input !== null && !Array.isArray(input)
@@ -269,18 +281,49 @@ export class McpSession {
         // The close event may land just after the rejection; give it a tick to record the exit.
         await new Promise((r) => setTimeout(r, 50));
         conn.dead ??= describeExit(conn.transport);
-        return cap(
-          toolError(
-            `MCP server '${entry.server}' stopped during ${label} (${conn.dead}); its tools are unavailable for the rest of this activation`,
-          ),
-        );
+        const next =
+          conn.restarts < MAX_RESTARTS
+            ? 'it will be restarted on the next call'
+            : 'it will not be restarted again';
+        return cap(toolError(`MCP server '${entry.server}' stopped during ${label} (${conn.dead}); ${next}`));
       }
       return cap(toolError(`MCP tool ${label} failed: ${errorMessage(err)}`));
     }
   }
 
+  /**
+   * Restarts a crashed stdio server once (its tool list stays the one fixed at open). Returns the
+   * new connection, or why there is none.
+   */
+  private revive(conn: Connection): Promise<Connection | string> {
+    if (this.closed) return Promise.resolve('the session is closed');
+    if (conn.spec.transport !== 'stdio' || conn.restarts >= MAX_RESTARTS) {
+      return Promise.resolve('it is not restarted again in this activation');
+    }
+    conn.reviving ??= (async (): Promise<Connection | string> => {
+      try {
+        const { conn: fresh } = await McpSession.connect(conn.spec, this.o);
+        fresh.restarts = conn.restarts + 1;
+        if (this.closed) {
+          await fresh.client.close().catch(() => undefined);
+          return 'the session is closed';
+        }
+        this.connections.set(conn.spec.name, fresh);
+        this.o.logger.info({ server: conn.spec.name, restarts: fresh.restarts }, 'MCP server restarted');
+        return fresh;
+      } catch (err) {
+        conn.restarts = MAX_RESTARTS;
+        return `restarting it failed: ${scrub(errorMessage(err), this.o.secrets ?? [])}`;
+      }
+    })();
+    return conn.reviving;
+  }
+
+  private closed = false;
+
   /** Ends every server (whole process groups for stdio). */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(
       [...this.connections.values()].map(async (c) => {
         c.dead ??= 'session closed';

@@ -280,9 +280,22 @@ describe('failures come back as tool errors', () => {
     expect(crash.content).toMatch(
       /MCP server 'crashy' stopped during crashy\.crash \(exit code 3; stderr: crashy: exiting on purpose\)/,
     );
+    expect(crash.content).toMatch(/it will be restarted on the next call$/);
+    // Other servers and the workspace never noticed.
+    expect(await m.call(sid, 'mcp_everything_echo', { message: 'meanwhile' })).toEqual({
+      content: 'Echo: meanwhile',
+      isError: false,
+    });
+    // The next call restarts it once; a second crash leaves it down for the rest of the session.
+    expect(await m.call(sid, 'mcp_crashy_ok', { word: 'restarted' })).toEqual({
+      content: 'fine restarted',
+      isError: false,
+    });
+    const again = await m.call(sid, 'mcp_crashy_crash', {});
+    expect(again.content).toMatch(/stopped during crashy\.crash .*it will not be restarted again$/);
     const after = await m.call(sid, 'mcp_crashy_ok', {});
     expect(after.isError).toBe(true);
-    expect(after.content).toMatch(/not running/);
+    expect(after.content).toMatch(/not running .*not restarted again/);
     expect(await m.call(sid, 'mcp_everything_echo', { message: 'still here' })).toEqual({
       content: 'Echo: still here',
       isError: false,
