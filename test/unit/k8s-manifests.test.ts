@@ -595,7 +595,7 @@ describe('k8s manifests', () => {
     expect(byKind(overlay().objects, 'HorizontalPodAutoscaler')).toHaveLength(3);
   });
 
-  it('schemas: every object (and the Secret templates) validates against the Kubernetes API schemas', async () => {
+  it('schemas: every object, hand-applied manifests too, validates against the Kubernetes API schemas', async () => {
     const problems: string[] = [];
     for (const o of [...variants.flatMap((v) => v.objects), ...handAppliedManifests()])
       problems.push(...(await schemaProblems(o)));
