@@ -1,6 +1,6 @@
 /**
  * Agent definitions and skills: formats, stores, the cached registry, grants and prompt building.
- * Node-only (YAML, S3, Valkey); workflow code imports `./grants` or `./skill-checks` directly.
+ * Node-only (YAML, S3, Valkey); workflow code may import `./grants` directly (pure).
  */
 export { AGENT_TYPES, AgentConfigSchema, SkillFrontmatterSchema, formatPath, zodProblems } from './schema';
 export type {
@@ -33,12 +33,13 @@ export type { DefinitionStore, S3StoreOptions } from './store';
 export {
   AgentRegistry,
   checkAgentId,
+  checkAllDefinitions,
   configKey,
   listAgentIds,
   loadAgentDefinition,
   promptKey,
 } from './registry';
-export type { AgentDefinition, AgentRegistryOptions } from './registry';
+export type { AgentDefinition, AgentRegistryOptions, DefinitionCheck } from './registry';
 export { hasAllGrants, hasGrant } from './grants';
 export {
   BUILTIN_SKILLS,

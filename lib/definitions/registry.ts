@@ -71,6 +71,34 @@ export async function listAgentIds(store: DefinitionStore): Promise<string[]> {
   return [...ids].sort();
 }
 
+/** The outcome of validating one agent's definition (for `botburrow agents validate`). */
+export interface DefinitionCheck {
+  id: string;
+  ok: boolean;
+  /** The `DefinitionError` message (one `file: field: rule` line per problem) when not ok. */
+  error?: string;
+  warnings: string[];
+}
+
+/**
+ * Validates every agent in the store without the cache. Errors other than `DefinitionError`
+ * (the store failing) are thrown: they say nothing about the definitions.
+ */
+export async function checkAllDefinitions(store: DefinitionStore): Promise<DefinitionCheck[]> {
+  const ids = await listAgentIds(store);
+  const out: DefinitionCheck[] = [];
+  for (const id of ids) {
+    try {
+      const def = await loadAgentDefinition(store, id);
+      out.push({ id, ok: true, warnings: def.warnings });
+    } catch (err) {
+      if (!(err instanceof DefinitionError)) throw err;
+      out.push({ id, ok: false, error: err.message, warnings: [] });
+    }
+  }
+  return out;
+}
+
 export interface AgentRegistryOptions {
   store: DefinitionStore;
   redis: Redis;

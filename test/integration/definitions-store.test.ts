@@ -104,16 +104,16 @@ describe('listing past 1000 keys', () => {
   beforeAll(async () => {
     const local2 = new LocalDefinitionStore(path.join(local.dir, 'bulk'));
     const indices = Array.from({ length: COUNT }, (_, i) => i);
-    for (let i = 0; i < COUNT; i += 50) {
+    for (let i = 0; i < COUNT; i += 200) {
       await Promise.all(
-        indices.slice(i, i + 50).map(async (n) => {
-          await s3.client.send(
-            new PutObjectCommand({ Bucket: 'bulk', Key: `p/${keyOf(n)}`, Body: `n: ${n}` }),
-          );
-          await local2.writeText(keyOf(n), `n: ${n}`);
-        }),
+        indices
+          .slice(i, i + 200)
+          .map((n) =>
+            s3.client.send(new PutObjectCommand({ Bucket: 'bulk', Key: `p/${keyOf(n)}`, Body: `n: ${n}` })),
+          ),
       );
     }
+    await Promise.all(indices.map((n) => local2.writeText(keyOf(n), `n: ${n}`)));
   });
 
   it('s3rver pages the listing (one request is not enough)', async () => {

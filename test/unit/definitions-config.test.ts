@@ -12,6 +12,7 @@ import { DefinitionError, UnsupportedAgentTypeError } from '../../lib/errors';
 import {
   LocalDefinitionStore,
   assertRunnableAgentType,
+  checkAllDefinitions,
   hasGrant,
   isRunnableAgentType,
   listAgentIds,
@@ -93,6 +94,23 @@ describe('invalid definitions: exact messages', () => {
   it('refuses agent ids that could leave the store', async () => {
     await expect(loadAgentDefinition(store, '../etc')).rejects.toBeInstanceOf(DefinitionError);
     await expect(loadAgentDefinition(store, 'UPPER')).rejects.toThrow(/agent id must be 3-50 lowercase/);
+  });
+
+  it('checkAllDefinitions reports each agent on its own', async () => {
+    const checks = await checkAllDefinitions(invalid);
+    expect(checks.length).toBe(Object.keys(INVALID).length + 1);
+    expect(checks.every((c) => !c.ok)).toBe(true);
+    expect(checks.find((c) => c.id === 'bad-temperature')?.error).toBe(
+      'agents/bad-temperature/config.yaml: brain.temperature: must be ≤ 2',
+    );
+    const good = await checkAllDefinitions(store);
+    expect(good.map((c) => [c.id, c.ok, c.warnings.length])).toEqual([
+      ['full-agent', true, 0],
+      ['goose-agent', true, 0],
+      ['legacy-agent', true, 3],
+      ['minimal-agent', true, 0],
+      ['no-prompt-agent', true, 0],
+    ]);
   });
 
   it('one invalid agent does not affect the others in the same store', async () => {
