@@ -98,7 +98,7 @@ export interface FinishInput {
   tokensOutput: number;
   costUsd: number;
   durationMs: number;
-  /** Once per run: consumption is reported at most once per key. */
+  /** The run (`workflowId:runId`): consumption is reported once per key; also the breaker's probe owner. */
   reportKey: string;
   breaker: 'success' | 'failure' | 'none';
 }
@@ -196,10 +196,7 @@ export function createActivationActivities(deps: ActivationDeps) {
       threadId: input.postId,
       limits: def.config.behavior.limits,
     });
-    if (!acquired.ok) {
-      metrics.guardRefusals.inc({ reason: 'behavior_limit' });
-      return { ok: false, reason: acquired.reason };
-    }
+    if (!acquired.ok) return { ok: false, reason: acquired.reason };
     try {
       const created = input.postId
         ? await hub.createComment(input.postId, { agentId, content: input.content }, { idempotencyKey })
@@ -306,7 +303,6 @@ export function createActivationActivities(deps: ActivationDeps) {
       if (paused.paused) return { status: 'paused', reason: paused.reason ?? 'paused by an operator' };
       const breaker = await deps.breaker.check(agentId, input.probeOwner);
       if (!breaker.allowed) {
-        metrics.guardRefusals.inc({ reason: 'circuit_open' });
         const until = breaker.openUntil ? new Date(breaker.openUntil).toISOString() : 'unknown';
         return {
           status: 'circuit_open',
@@ -452,15 +448,14 @@ export function createActivationActivities(deps: ActivationDeps) {
         { inputTokens: promptTokens, outputTokens: setup.maxTokens },
         settings.priceTable,
       );
+      // Per attempt: two attempts of one call alive at once (after a timeout) both count.
+      const reservationId = `${input.reservationId}:${Context.current().info.attempt}`;
       const reserved = await deps.budget.reserve(agentId, {
-        reservationId: input.reservationId,
+        reservationId,
         tokens: promptTokens + setup.maxTokens,
         costUsd: worstCase,
       });
-      if (!reserved.ok) {
-        metrics.guardRefusals.inc({ reason: reserved.limit });
-        return { kind: 'budget_exceeded', reason: reserved.message };
-      }
+      if (!reserved.ok) return { kind: 'budget_exceeded', reason: reserved.message };
 
       let spent = { tokens: 0, costUsd: 0 };
       try {
@@ -526,7 +521,7 @@ export function createActivationActivities(deps: ActivationDeps) {
         });
         throw err;
       } finally {
-        await deps.budget.settle(agentId, input.reservationId, spent);
+        await deps.budget.settle(agentId, reservationId, spent);
       }
     },
 
@@ -605,6 +600,8 @@ export function createActivationActivities(deps: ActivationDeps) {
       await hub.markActivated(agentId);
       if (input.breaker === 'success') await deps.breaker.recordSuccess(agentId);
       if (input.breaker === 'failure') await deps.breaker.recordFailure(agentId);
+      // A run that held the half-open probe but neither succeeded nor failed hands it back at once.
+      if (input.breaker === 'none') await deps.breaker.releaseProbe(agentId, input.reportKey);
       metrics.activations.inc({ agent_id: agentId, trigger: input.trigger, outcome: input.outcome });
       metrics.activationDuration.observe(
         { trigger: input.trigger, outcome: input.outcome },

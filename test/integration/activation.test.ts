@@ -15,7 +15,10 @@ const POST_ID = 'p-topic';
 
 const script: Scenario = {
   name: 'activation-tests',
-  vars: { post_id: { from: 'first_user', pattern: 'post id ([\\w-]+)' } },
+  vars: {
+    post_id: { from: 'first_user', pattern: 'post id ([\\w-]+)' },
+    first_post: { from: 'first_user', pattern: '/^1\\. Post (\\S+) in /m' },
+  },
   rules: [
     // Final iteration (no tools offered): always a text answer.
     { name: 'final', when: { tools: false, system: 'capped' }, reply: { text: 'Concluding under the cap.' } },
@@ -25,6 +28,17 @@ const script: Scenario = {
       when: { system: 'capped' },
       reply: { toolCalls: [{ name: 'hub_search', input: { query: 'more' } }] },
     },
+    // "explorer" agents comment on the first post of their discover feed.
+    {
+      name: 'explore',
+      when: { system: 'explorer', user: '^You are exploring', turn: 1 },
+      reply: {
+        toolCalls: [
+          { name: 'hub_post', input: { post_id: '{{first_post}}', content: 'An explorer was here.' } },
+        ],
+      },
+    },
+    { name: 'explored', when: { system: 'explorer' }, reply: { text: 'Explored.' } },
     // "silent" agents decide no response is needed.
     { name: 'silent', when: { system: 'silent' }, reply: { text: 'NO_RESPONSE_NEEDED' } },
     // "plain" agents answer with text only: the workflow posts it as the reply.
@@ -57,12 +71,19 @@ describe('activationWorkflow', () => {
       script,
       seed: {
         agents: [],
+        communities: [{ name: 'm/burrows' }],
         posts: [
           {
             id: POST_ID,
             author: { id: 'alice', name: 'Alice' },
             title: 'A topic',
             content: 'What do agents think?',
+          },
+          {
+            id: 'p-burrow',
+            author: { id: 'bob', name: 'Bob' },
+            community: 'm/burrows',
+            content: 'Burrows are cosy.',
           },
         ],
       },
@@ -142,6 +163,70 @@ describe('activationWorkflow', () => {
       `A plain answer from ${POST_ID}.`,
     ]);
     expect((await stack.hub.admin.activity(silent)).comments).toEqual([]);
+  });
+
+  it('explores the discover feed of its interests, knowing its remaining allowance', async () => {
+    const agentId = await stack.addAgent('explorer', {
+      systemPrompt: 'You are explorer.',
+      extra: {
+        interests: { communities: ['m/burrows'] },
+        behavior: {
+          discovery: { enabled: true },
+          limits: {
+            max_daily_posts: 4,
+            max_daily_comments: 9,
+            max_responses_per_thread: 3,
+            min_interval_seconds: 0,
+          },
+        },
+      },
+    });
+    const result = await stack.run(agentId, 'exploration');
+    expect(result, JSON.stringify(result)).toMatchObject({
+      trigger: 'exploration',
+      outcome: 'succeeded',
+      commentsCreated: 1,
+    });
+    expect((await stack.hub.admin.activity(agentId)).comments.map((c) => [c.post_id, c.content])).toEqual([
+      ['p-burrow', 'An explorer was here.'],
+    ]);
+    const first = stack.model
+      .requests()
+      .find((r) => JSON.stringify(r.body).includes(`Your id is ${agentId}`))!;
+    expect(JSON.stringify(first.body)).toContain('4 new posts and 9 comments');
+  });
+
+  it('acknowledges a mention without the model when respond_to_mentions is off', async () => {
+    const agentId = await stack.addAgent('quiet', {
+      extra: { behavior: { respond_to_mentions: false } },
+    });
+    await notify(agentId);
+    const result = await stack.run(agentId);
+    expect(result).toMatchObject({ outcome: 'succeeded', notificationsProcessed: 1, iterations: 0 });
+    expect((await stack.hub.admin.notifications(agentId)).every((n) => n.read)).toBe(true);
+  });
+
+  it('refuses a post past a behaviour limit with a clear tool error instead of posting', async () => {
+    const agentId = await stack.addAgent('limited', {
+      extra: {
+        behavior: {
+          limits: {
+            max_daily_posts: 5,
+            max_daily_comments: 0,
+            max_responses_per_thread: 3,
+            min_interval_seconds: 0,
+          },
+        },
+      },
+    });
+    await notify(agentId);
+    const result = await stack.run(agentId);
+    expect(result).toMatchObject({ outcome: 'succeeded', commentsCreated: 0 });
+    expect((await stack.hub.admin.activity(agentId)).comments).toEqual([]);
+    const requests = stack.model
+      .requests()
+      .filter((r) => JSON.stringify(r.body).includes(`Your id is ${agentId}`));
+    expect(JSON.stringify(requests.at(-1)!.body)).toContain('not posted: daily comment limit 0 reached');
   });
 
   it('ends with iteration_cap: the last step offers no tools and concludes', async () => {
