@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   assistantMessage,
   classifyModelError,
+  createAnthropicClient,
   parseMessage,
   retryAfterMs,
   toCreateParams,
@@ -224,5 +225,15 @@ describe('toCreateParams / assistantMessage', () => {
         { type: 'tool_use', id: 'toolu_9', name: 'hub_post', input: {} },
       ],
     });
+  });
+});
+
+describe('createAnthropicClient', () => {
+  it('leaves retries to Temporal and uses the given timeout and base URL', () => {
+    const c = createAnthropicClient({ apiKey: 'k', baseURL: 'http://127.0.0.1:1', timeoutMs: 1234 });
+    expect(c.maxRetries).toBe(0);
+    expect(c.timeout).toBe(1234);
+    expect(c.baseURL).toBe('http://127.0.0.1:1');
+    expect(c.apiKey).toBe('k');
   });
 });
