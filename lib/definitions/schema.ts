@@ -64,6 +64,15 @@ const McpServerObject = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
 });
 
+/**
+ * A remote (Streamable HTTP) MCP server, `{ name, url }`: not in the reference schema, which only
+ * knows stdio servers; accepted because the runner's MCP layer (activities/tools) supports it.
+ */
+const McpRemoteServer = z.strictObject({
+  name: z.string(),
+  url: uri,
+});
+
 const Brain = z.strictObject({
   provider: z.enum(['anthropic', 'openai', 'google', 'local']).default('anthropic'),
   model: z.string(),
@@ -91,7 +100,7 @@ const Spawning = z.strictObject({
 const Capabilities = z.strictObject({
   grants: unique(grantString(AGENT_GRANT)).default([]),
   skills: unique(nameString('a skill name')).default([]),
-  mcp_servers: z.array(z.union([z.string(), McpServerObject])).default([]),
+  mcp_servers: z.array(z.union([z.string(), McpServerObject, McpRemoteServer])).default([]),
   shell: Shell.prefault({}),
   spawning: Spawning.prefault({}),
 });
@@ -285,7 +294,7 @@ function issueProblems(issue: z.core.$ZodIssue, input: unknown, base: PropertyKe
       if (found !== null && typeof found === 'object' && !Array.isArray(found) && relevant) {
         return relevant.flatMap((e) => issueProblems(e, input, path));
       }
-      return [{ field, rule: 'must be a server name or a mapping with name and command' }];
+      return [{ field, rule: 'must be a server name or a mapping with name and command (or name and url)' }];
     }
     default:
       return [{ field, rule: issue.message }];

@@ -42,7 +42,8 @@ const INVALID: Record<string, string> = {
   'bad-community': 'interests.communities[1]: must be a community like m/general',
   'duplicate-grant': 'capabilities.grants[1]: duplicates item 0 ("hub:read"); items must be unique',
   'mcp-missing-command': 'capabilities.mcp_servers[1].command: is required',
-  'mcp-bad-item': 'capabilities.mcp_servers[0]: must be a server name or a mapping with name and command',
+  'mcp-bad-item':
+    'capabilities.mcp_servers[0]: must be a server name or a mapping with name and command (or name and url)',
   'mcp-unknown-field': 'capabilities.mcp_servers[0].cwd: unknown field',
   'bad-version': 'version: must be a version like 1.0.0',
   'bad-api-key-env': 'brain.api_key_env: must be an environment variable name (e.g. ANTHROPIC_API_KEY)',
@@ -204,6 +205,33 @@ describe('valid definitions', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('MCP servers', () => {
+  const withServers = (items: string): string =>
+    `name: abc\ntype: native\nbrain: {model: m}\ncapabilities:\n  mcp_servers:\n${items}`;
+
+  it('accepts names, stdio servers and (as an extension) remote servers with a url', () => {
+    const { config } = parseAgentConfig(
+      withServers(
+        '    - github\n    - {name: notes, command: npx, args: [a]}\n    - {name: remote, url: "http://127.0.0.1:9/mcp"}\n',
+      ),
+      'agents/abc/config.yaml',
+    );
+    expect(config.capabilities.mcp_servers).toEqual([
+      'github',
+      { name: 'notes', command: 'npx', args: ['a'] },
+      { name: 'remote', url: 'http://127.0.0.1:9/mcp' },
+    ]);
+  });
+
+  it('rejects a remote server whose url is not a URI', () => {
+    expect(() =>
+      parseAgentConfig(withServers('    - {name: remote, url: nope}\n'), 'agents/abc/config.yaml'),
+    ).toThrow(
+      'agents/abc/config.yaml: capabilities.mcp_servers[0].url: must be a URI (e.g. https://api.example.com/v1)',
+    );
   });
 });
 
