@@ -387,6 +387,34 @@ function scalingAndDisruptionProblems(objects: K8sObject[]): string[] {
       problems.push(`${ref.name} is scaled by both ${scaled.get(ref.name)} and ${o.kind}`);
     scaled.set(ref.name, o.kind);
   }
+  // KEDA: a temporal trigger authenticates with a TriggerAuthentication that exists and reads a
+  // secret setting from the Secret; once one trigger authenticates, all must (same Temporal).
+  type Trigger = { type: string; authenticationRef?: { name: string }; metadata: Record<string, string> };
+  const triggers = byKind(objects, 'ScaledObject').flatMap((so) =>
+    (so.spec as { triggers: Trigger[] }).triggers
+      .filter((t) => t.type === 'temporal')
+      .map((t) => ({ so, t })),
+  );
+  const authenticated = triggers.filter(({ t }) => t.authenticationRef);
+  for (const { so, t } of triggers) {
+    const where = `ScaledObject/${so.metadata.name} ${t.metadata.taskQueue}`;
+    if (authenticated.length > 0 && !t.authenticationRef) problems.push(`${where}: no authenticationRef`);
+    if (!t.authenticationRef) continue;
+    const auth = named(objects, 'TriggerAuthentication', t.authenticationRef.name);
+    if (!auth) {
+      problems.push(`${where}: TriggerAuthentication ${t.authenticationRef.name} is missing`);
+      continue;
+    }
+    for (const ref of (auth.spec as { secretTargetRef?: { parameter: string; name: string; key: string }[] })
+      .secretTargetRef ?? []) {
+      if (!['apiKey', 'cert', 'key', 'ca', 'keyPassword'].includes(ref.parameter)) {
+        problems.push(`TriggerAuthentication/${auth.metadata.name}: unknown parameter ${ref.parameter}`);
+      }
+      if (ref.name === SECRET_NAME && !secretSettings.includes(ref.key)) {
+        problems.push(`TriggerAuthentication/${auth.metadata.name}: ${ref.key} is not in ${SECRET_NAME}`);
+      }
+    }
+  }
   for (const pdb of byKind(objects, 'PodDisruptionBudget')) {
     const selector = (pdb.spec as { selector: LabelSelector }).selector;
     if (!workloads(objects).some((w) => selects(selector, w.podLabels))) {
@@ -589,9 +617,15 @@ describe('k8s manifests', () => {
         'skill-sync',
       ]);
     }
-    const keda = variants.find((v) => v.name === 'apexalgo-iad+keda')!;
-    expect(byKind(keda.objects, 'ScaledObject')).toHaveLength(3);
-    expect(byKind(keda.objects, 'HorizontalPodAutoscaler')).toHaveLength(0);
+    expect(names).toContain('apexalgo-iad+keda-temporal-api-key');
+    for (const keda of variants.filter((v) => v.name.includes('+keda'))) {
+      expect(byKind(keda.objects, 'ScaledObject'), keda.name).toHaveLength(3);
+      expect(byKind(keda.objects, 'HorizontalPodAutoscaler'), keda.name).toHaveLength(0);
+    }
+    const withKey = variants.find((v) => v.name === 'apexalgo-iad+keda-temporal-api-key')!;
+    expect(byKind(withKey.objects, 'TriggerAuthentication').map((o) => o.metadata.name)).toEqual([
+      'temporal-api-key',
+    ]);
     expect(byKind(overlay().objects, 'HorizontalPodAutoscaler')).toHaveLength(3);
   });
 
@@ -748,10 +782,25 @@ describe('k8s manifests', () => {
       so.spec as { triggers: { type: string; metadata: Record<string, string> }[] }
     ).triggers[0]!.metadata.taskQueue = 'botburrow-low';
     const problems = scalingAndDisruptionProblems(objects).join('\n');
+    expect(problems).not.toMatch(/authenticationRef/);
     expect(problems).toMatch(/runner-hybrid: terminationGracePeriodSeconds 60 ≤ shutdown grace 60/);
     expect(problems).toMatch(/coordinator: replicas are not spread across nodes/);
     expect(problems).toMatch(/is scaled by both/);
     expect(problems).toMatch(/ScaledObject\/runner-notification watches botburrow-low/);
+  });
+
+  it('KEDA with an API key: every temporal trigger authenticates with TEMPORAL_API_KEY of the Secret', () => {
+    const objects = clone(variants.find((v) => v.name.endsWith('+keda-temporal-api-key'))!.objects);
+    const so = named(objects, 'ScaledObject', 'runner-hybrid')!;
+    const triggers = (so.spec as { triggers: { type: string; authenticationRef?: unknown }[] }).triggers;
+    expect(triggers.filter((t) => t.type === 'temporal' && t.authenticationRef)).toHaveLength(3);
+    // A trigger added without the patch, and a key that is not a setting, are caught.
+    delete triggers[2]!.authenticationRef;
+    const auth = named(objects, 'TriggerAuthentication', 'temporal-api-key')!;
+    (auth.spec as { secretTargetRef: { key: string }[] }).secretTargetRef[0]!.key = 'TEMPORAL_CLOUD_KEY';
+    const problems = scalingAndDisruptionProblems(objects).join('\n');
+    expect(problems).toMatch(/ScaledObject\/runner-hybrid botburrow-low: no authenticationRef/);
+    expect(problems).toMatch(/TEMPORAL_CLOUD_KEY is not in botburrow-agents-secrets/);
   });
 
   it('pods meet Pod Security "restricted" (the namespace enforces it)', () => {
