@@ -8,6 +8,7 @@
  * `CancelledFailure`, so the worker reports the activity as cancelled, not failed.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import type { ClientOptions } from '@anthropic-ai/sdk';
 import type { MessageCreateParamsNonStreaming, MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../lib/errors';
@@ -81,11 +82,14 @@ export function createAnthropicClient(o: {
   apiKey?: string;
   baseURL?: string;
   timeoutMs: number;
+  /** Where the SDK's own warnings go (e.g. the process's pino logger); default the console. */
+  logger?: ClientOptions['logger'];
 }): Anthropic {
   return new Anthropic({
     apiKey: o.apiKey ?? null,
     authToken: null,
     ...(o.baseURL !== undefined && { baseURL: o.baseURL }),
+    ...(o.logger !== undefined && { logger: o.logger }),
     timeout: o.timeoutMs,
     maxRetries: 0,
   });

@@ -235,5 +235,7 @@ describe('createAnthropicClient', () => {
     expect(c.timeout).toBe(1234);
     expect(c.baseURL).toBe('http://127.0.0.1:1');
     expect(c.apiKey).toBe('k');
+    const logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
+    expect(createAnthropicClient({ apiKey: 'k', timeoutMs: 1, logger }).logger).toBe(logger);
   });
 });
