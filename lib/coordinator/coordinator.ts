@@ -143,6 +143,17 @@ export class Coordinator {
           continue;
         }
       }
+      logger.debug(
+        {
+          kind,
+          agents: agents.length,
+          scheduled: outcome.scheduled.length,
+          deduped: outcome.deduped.length,
+          skipped: outcome.skipped.length,
+          failed: outcome.failed.length,
+        },
+        'poll handled',
+      );
       if (outcome.scheduled.length > 0) this.temporalHealth.ok();
       if (outcome.failed.length > 0 && outcome.scheduled.length === 0) {
         // Nothing got through: Temporal is likely away. The notifications stay unread at the Hub,
@@ -154,13 +165,16 @@ export class Coordinator {
       else if (agents.length > 0 && outcome.scheduled.length === 0) {
         // Every agent in the answer is already being handled, and the long poll would answer again
         // at once: pause briefly so the leader does not spin (see RecentlyScheduled).
-        await sleep(this.o.idlePauseMs ?? 250, signal);
+        await sleep(this.o.idlePauseMs ?? 100, signal);
       }
     }
   }
 
   private async explorationLoop(signal: AbortSignal, stillLeader: () => boolean): Promise<void> {
     const { exploration, logger } = this.o;
+    // The first round waits one interval: a new leader first catches up on notifications, which
+    // are latency-sensitive, while exploration is not.
+    await sleep(jittered(this.o.pollIntervalMs, 0.1, this.random), signal);
     while (!signal.aborted) {
       let delay = jittered(this.o.pollIntervalMs, 0.1, this.random);
       try {

@@ -189,7 +189,7 @@ export class LeaderLease {
     if (this.now() < this.mayOwnUntil) {
       try {
         const released = await withTimeout(this.o.store.release(this.o.owner), 1000, 'lease release');
-        this.o.logger.info({ owner: this.o.owner, released }, 'leader lease released');
+        this.o.logger.info({ released }, 'leader lease released');
       } catch (err) {
         // The key then expires by itself within one TTL.
         this.o.logger.warn({ err: describeError(err) }, 'leader lease release failed');
@@ -258,7 +258,7 @@ export class LeaderLease {
     const controller = new AbortController();
     const term: LeaderTerm = { id: ++this.termCount, signal: controller.signal };
     this.term = { term, controller };
-    this.o.logger.info({ owner: this.o.owner, term: term.id }, 'leadership acquired');
+    this.o.logger.info({ term: term.id }, 'leadership acquired');
     this.o.onChange?.(true);
     for (const w of [...this.waiters]) w(term);
   }
@@ -282,7 +282,7 @@ export class LeaderLease {
     this.term = undefined;
     current.controller.abort(new Error(`leadership lost: ${reason}`));
     const level = reason === 'shutdown' ? 'info' : 'warn';
-    this.o.logger[level]({ owner: this.o.owner, term: current.term.id, reason }, 'leadership lost');
+    this.o.logger[level]({ term: current.term.id, reason }, 'leadership lost');
     this.o.onChange?.(false);
   }
 }
