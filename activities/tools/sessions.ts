@@ -4,7 +4,7 @@
  * those live in this process, a session id unknown here (the runner restarted, or the call reached
  * another runner) is a `SessionLostError` the workflow answers by opening a new session.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -39,6 +39,11 @@ export interface SessionManagerOptions {
   loadAgent?: (agentId: string) => Promise<ToolsAgent>;
   /** A session untouched this long is closed (the activation that owned it is gone). Default 2 h. */
   idleTtlMs?: number;
+  /**
+   * Workspace directories under `root` older than this and not held by this manager are left over
+   * from a runner that died; `removeStaleWorkspaces` deletes them. Default 6 h.
+   */
+  staleWorkspaceMs?: number;
 }
 
 export interface OpenSessionResult {
@@ -263,6 +268,32 @@ export class SessionManager {
     await Promise.all([...this.sessions.keys()].map((id) => this.close(id)));
   }
 
+  /**
+   * Deletes workspaces a dead runner left under `root` (not modified for `staleWorkspaceMs`).
+   * Returns how many were removed. Safe on a shared root: live sessions are far younger.
+   */
+  async removeStaleWorkspaces(): Promise<number> {
+    const cutoff = Date.now() - (this.o.staleWorkspaceMs ?? 6 * 3600_000);
+    const held = new Set([...this.sessions.values()].map((s) => path.basename(s.dir)));
+    let removed = 0;
+    let names: string[];
+    try {
+      names = await readdir(this.o.root);
+    } catch {
+      return 0; // no root yet
+    }
+    for (const name of names) {
+      if (held.has(name)) continue;
+      const dir = path.join(this.o.root, name);
+      const st = await stat(dir).catch(() => undefined);
+      if (!st?.isDirectory() || st.mtimeMs >= cutoff) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed++;
+    }
+    if (removed > 0) this.o.logger.info({ removed, root: this.o.root }, 'removed stale workspaces');
+    return removed;
+  }
+
   private async sweep(ttl: number): Promise<void> {
     const now = Date.now();
     for (const s of [...this.sessions.values()]) {
@@ -297,7 +328,7 @@ export function createSessionManager(deps: {
     const store = createDefinitionStore(settings);
     loadAgent = (id) => loadAgentDefinition(store, id);
   }
-  return new SessionManager({
+  const manager = new SessionManager({
     root: settings.workspaceRoot,
     credentials: {
       githubPat: settings.githubPat,
@@ -311,6 +342,10 @@ export function createSessionManager(deps: {
     path: env.PATH,
     loadAgent,
   });
+  manager
+    .removeStaleWorkspaces()
+    .catch((err: unknown) => deps.logger.warn({ err }, 'stale workspace cleanup failed'));
+  return manager;
 }
 
 /** Runs `fn` while heartbeating every second, with the activity's cancellation signal. */

@@ -174,6 +174,7 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
     const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     let buf: Buffer;
     try {
+      refuseHardLink(r, file, (await fh.stat()).nlink);
       buf = await fh.readFile();
     } finally {
       await fh.close();
@@ -220,6 +221,7 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
     if (oldString === newString)
       return toolError('old_string and new_string are identical; nothing to change');
     const file = await resolveInWorkspace(r, str(input, 'file_path'), { mode: 'existing' });
+    refuseHardLink(r, file, (await stat(file)).nlink);
     const text = await readFile(file, 'utf8');
     const count = text.split(oldString).length - 1;
     if (count === 0) return toolError(`old_string was not found in ${rel(r, file)}`);
@@ -371,17 +373,28 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
   };
 }
 
+/**
+ * A file with several hard links may be the same inode as a file outside the workspace (a path
+ * check cannot tell), so such files are neither read nor written.
+ */
+function refuseHardLink(r: WorkspaceRoots, file: string, nlink: number): void {
+  if (nlink > 1) {
+    throw new PathRefusedError(
+      `${JSON.stringify(path.relative(r.real, file))} refused: it is hard-linked (${nlink} links) and may be a file outside the workspace`,
+    );
+  }
+}
+
 /** Writes through O_NOFOLLOW so a symlink created between the check and the write is not followed. */
 async function writeConfined(r: WorkspaceRoots, file: string, content: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   // mkdir may have created directories; check the parent once more now that it exists.
   await resolveInWorkspace(r, path.relative(r.real, path.dirname(file)) || '.', { mode: 'existing' });
-  const fh = await open(
-    file,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
-    0o644,
-  );
+  // Truncate only after checking the opened file: a hard link could name a file outside.
+  const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
   try {
+    refuseHardLink(r, file, (await fh.stat()).nlink);
+    await fh.truncate(0);
     await fh.writeFile(content, 'utf8');
   } finally {
     await fh.close();
@@ -401,7 +414,7 @@ const lines = [];
 let more = false;
 outer: for (const file of workerData.files) {
   let buf;
-  try { buf = fs.readFileSync(file); } catch { continue; }
+  try { if (fs.statSync(file).nlink > 1) continue; buf = fs.readFileSync(file); } catch { continue; }
   if (buf.length > 5 * 1024 * 1024 || buf.subarray(0, 8192).includes(0)) continue;
   const rel = path.relative(workerData.root, file) || path.basename(file);
   const text = buf.toString('utf8').split('\\n');

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,8 @@ beforeAll(async () => {
   await symlink(outside, path.join(ws, 'link-out'));
   await symlink(path.join(outside, 'secret.txt'), path.join(ws, 'link-file'));
   await symlink(path.join(ws, 'inside.txt'), path.join(ws, 'link-in'));
+  // A hard link is the same inode as the outside file: no path check can see it.
+  await link(path.join(outside, 'secret.txt'), path.join(ws, 'hard-link'));
 });
 
 afterAll(async () => {
@@ -55,6 +57,17 @@ describe('workspace path confinement', () => {
     ['overwrite through a symlinked file', 'Write', { file_path: 'link-file', content: 'overwritten' }],
     ['edit through a symlinked file', 'Edit', { file_path: 'link-file', old_string: 'TOP', new_string: 'X' }],
     ['write with parent traversal', 'Write', { file_path: '../planted.txt', content: 'x' }],
+    ['read of a hard link to an outside file', 'Read', { file_path: 'hard-link' }],
+    [
+      'write through a hard link to an outside file',
+      'Write',
+      { file_path: 'hard-link', content: 'overwritten' },
+    ],
+    [
+      'edit through a hard link to an outside file',
+      'Edit',
+      { file_path: 'hard-link', old_string: 'TOP', new_string: 'X' },
+    ],
     ['grep outside via path', 'Grep', { pattern: 'SECRET', path: '../outside' }],
     ['grep through a symlinked directory', 'Grep', { pattern: 'SECRET', path: 'link-out' }],
     ['glob with traversal', 'Glob', { pattern: '../*' }],

@@ -104,4 +104,22 @@ describe('tool activities', () => {
     else expect(r).toMatchObject({ isError: true, content: expect.stringMatching(/cancelled/) as unknown });
     await sessions.close('s-cancel');
   });
+
+  it('removes workspaces a dead runner left behind, but not fresh or held ones', async () => {
+    const { mkdir, utimes } = await import('node:fs/promises');
+    const stale = path.join(root, 'dead-runner-session-abc');
+    const fresh = path.join(root, 'other-runner-live-session');
+    await mkdir(path.join(stale, 'sub'), { recursive: true });
+    await mkdir(fresh, { recursive: true });
+    const old = new Date(Date.now() - 7 * 3600_000);
+    await utimes(stale, old, old);
+    await sessions.open({ sessionId: 's-held', agent: shellAgent });
+    const held = sessions.workspaceDir('s-held')!;
+    await utimes(held, old, old);
+    expect(await sessions.removeStaleWorkspaces()).toBe(1);
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
+    expect(existsSync(held)).toBe(true);
+    await sessions.close('s-held');
+  });
 });
