@@ -68,6 +68,7 @@ export function toolPath(envName: string, command: string): string | undefined {
   return onPath(command);
 }
 
+/** Parses a multi-document YAML stream into objects (empty documents dropped). */
 export function parseManifests(text: string, source: string): K8sObject[] {
   const out: K8sObject[] = [];
   for (const doc of parseAllDocuments(text)) {
@@ -332,10 +333,12 @@ export function selects(selector: LabelSelector | undefined, labels: Record<stri
   return true;
 }
 
+/** The objects of one kind. */
 export function byKind(objects: K8sObject[], kind: string): K8sObject[] {
   return objects.filter((o) => o.kind === kind);
 }
 
+/** The object of a kind and name, if present. */
 export function named(objects: K8sObject[], kind: string, name: string): K8sObject | undefined {
   return objects.find((o) => o.kind === kind && o.metadata.name === name);
 }
