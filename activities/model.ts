@@ -28,8 +28,8 @@ export interface ModelRequest {
   tools: ToolSpec[];
   maxTokens: number;
   /**
-   * The persona's sampling temperature. SDK 1.14 no longer types `temperature` (the API deprecated
-   * it), so it is not sent; it stays here because agent definitions carry it.
+   * The persona's sampling temperature, kept because agent definitions carry it but not sent: API
+   * version 2026-10-21 (the SDK 1.x default) answers 400 to `temperature`, `top_p` and `top_k`.
    */
   temperature: number;
   toolChoice?: 'auto' | 'none';

@@ -42,9 +42,21 @@ function toolUseIds(content: Message['content']): string[] {
   return content.filter((b) => b.type === 'tool_use').map((b) => String(b.id));
 }
 
-/** Validates a request body; throws `InvalidRequest` with the API's field-path style message. */
-export function validateRequest(body: unknown): MessagesRequest {
+/** The API version from which sampling parameters are refused (sent by SDK 1.x by default). */
+export const NO_SAMPLING_PARAMS_VERSION = '2026-10-21';
+
+/**
+ * Validates a request body; throws `InvalidRequest` with the API's field-path style message.
+ * `apiVersion` is the `anthropic-version` header: from 2026-10-21 on, `temperature`, `top_p` and
+ * `top_k` are refused as the real API refuses them.
+ */
+export function validateRequest(body: unknown, apiVersion?: string): MessagesRequest {
   if (!isObject(body)) throw new InvalidRequest('body: expected a JSON object');
+  if (apiVersion !== undefined && apiVersion >= NO_SAMPLING_PARAMS_VERSION) {
+    for (const key of ['temperature', 'top_p', 'top_k']) {
+      if (key in body) throw new InvalidRequest(`${key}: Extra inputs are not permitted`);
+    }
+  }
   if (typeof body.model !== 'string' || body.model === '') {
     throw new InvalidRequest('model: Field required');
   }

@@ -375,7 +375,8 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     }
     let body: MessagesRequest;
     try {
-      body = validateRequest(parsed);
+      const version = req.headers['anthropic-version'];
+      body = validateRequest(parsed, typeof version === 'string' ? version : undefined);
     } catch (err) {
       if (err instanceof InvalidRequest)
         return sendError(res, rec, 400, 'invalid_request_error', err.message);

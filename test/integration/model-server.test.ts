@@ -153,6 +153,8 @@ describe('scripted model server with the real Anthropic SDK', () => {
     });
     expect(log[0]!.headers['anthropic-version']).toBeDefined();
     expect(log[0]!.headers['x-api-key']).toBeUndefined();
+    expect(log[0]!.headers.authorization).toBeUndefined();
+    expect(log[0]!.body).not.toHaveProperty('temperature');
     expect((log[0]!.response as { usage: { input_tokens: number } }).usage.input_tokens).toBe(
       r1.usage.inputTokens,
     );

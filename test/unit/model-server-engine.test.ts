@@ -77,6 +77,15 @@ describe('validateRequest', () => {
     ).toBe('messages.1.content.0.tool_use.input: Input should be a valid dictionary');
   });
 
+  it('refuses sampling parameters from API version 2026-10-21 on, as the real API does', () => {
+    const body = { model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], temperature: 0.7 };
+    expect(() => validateRequest(body, '2026-10-21')).toThrow('temperature: Extra inputs are not permitted');
+    const { temperature: _t, ...withoutTemperature } = body;
+    expect(() => validateRequest({ ...withoutTemperature, top_k: 5 }, '2027-01-01')).toThrow(/^top_k: /);
+    expect(validateRequest(body, '2023-06-01').model).toBe('m');
+    expect(validateRequest(body).model).toBe('m');
+  });
+
   it('rejects duplicate tool names, tools without a schema and streaming', () => {
     expect(
       invalid({
