@@ -12,11 +12,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '../lib/logger';
 import { MAX_SKILL_BYTES, checkSkillFile } from '../lib/definitions/skill-checks';
-import { listAllKeys, parseS3Url, readS3Text } from '../lib/definitions/store';
+import { listAllObjects, parseS3Url, readS3Text } from '../lib/definitions/store';
 import type { DefinitionStore } from '../lib/definitions/store';
 
 export interface SkillSyncDeps {
@@ -92,17 +91,16 @@ async function localCandidates(root: string): Promise<Candidate[]> {
 }
 
 async function s3Candidates(client: S3Client, bucket: string, prefix: string): Promise<Candidate[]> {
-  const keys = await listAllKeys(client, bucket, prefix);
+  const objects = await listAllObjects(client, bucket, prefix, (count) => heartbeat({ listed: count }));
   const out: Candidate[] = [];
-  for (const key of keys.sort()) {
+  for (const { key, size } of objects.sort((a, b) => a.key.localeCompare(b.key))) {
     const relative = key.slice(prefix.length);
     if (relative === '' || relative.endsWith('/') || relative.split('/').some((p) => p.startsWith('.')))
       continue;
-    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     out.push({
       location: `s3://${bucket}/${key}`,
       relative,
-      size: head.ContentLength ?? 0,
+      size,
       read: async () => (await readS3Text(client, bucket, key)) ?? '',
     });
   }

@@ -25,6 +25,7 @@ export {
   createDefinitionStore,
   createS3Client,
   listAllKeys,
+  listAllObjects,
   parseS3Url,
   readS3Text,
   s3ClientFromSettings,

@@ -132,20 +132,31 @@ const isNoSuchKey = (err: unknown): boolean => {
 };
 
 /**
- * Lists every key under `prefix` in `bucket`, following continuation tokens (S3 answers at most
- * 1000 keys per page).
+ * Lists every object (key and size) under `prefix` in `bucket`, following continuation tokens
+ * (S3 answers at most 1000 keys per page). `onPage` is called after each page (for heartbeats).
  */
-export async function listAllKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
+export async function listAllObjects(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  onPage?: (count: number) => void,
+): Promise<{ key: string; size: number }[]> {
+  const objects: { key: string; size: number }[] = [];
   let token: string | undefined;
   do {
     const page = await client.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
     );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    for (const o of page.Contents ?? []) if (o.Key) objects.push({ key: o.Key, size: o.Size ?? 0 });
+    onPage?.(objects.length);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return keys;
+  return objects;
+}
+
+/** Every key under `prefix` in `bucket` (all pages). */
+export async function listAllKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  return (await listAllObjects(client, bucket, prefix)).map((o) => o.key);
 }
 
 /** Reads one object as text, or null when it does not exist. */

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -26,6 +27,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const SOURCE_A = path.join(FIXTURES, 'skills/source-a');
 const SOURCE_B = path.join(FIXTURES, 'skills/source-b');
 const logger = pino({ level: 'silent' });
+const BIG_SKILL = `---\nname: big\ndescription: too big\n---\n${'y'.repeat(200 * 1024)}\n`;
 
 let connection: Connection;
 let client: Client;
@@ -45,6 +47,14 @@ describe('skillSyncWorkflow through a real worker', () => {
   beforeAll(async () => {
     s3 = await startS3(['defs', 'skill-src']);
     await uploadFolder(s3.client, 'skill-src', 'shared/', SOURCE_B);
+    // Over the limit in the bucket too: its size comes from the listing, it is never downloaded.
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: 'skill-src',
+        Key: 'shared/big/SKILL.md',
+        Body: BIG_SKILL,
+      }),
+    );
     // The folder source: the fixture set plus one skill over the 100 KB limit.
     sourceA = tempDir('skill-src');
     fs.cpSync(SOURCE_A, sourceA.dir, { recursive: true });
@@ -114,6 +124,7 @@ describe('skillSyncWorkflow through a real worker', () => {
       'A/remote-installer/SKILL.md': 'blocked content: downloads and pipes into a shell (curl … | sh)',
       'A/unknown-field/SKILL.md': 'unknown-field/SKILL.md: permissions: unknown field',
       'A/wipe-disk/SKILL.md': 'blocked content: recursive delete of / or ~ (rm -rf /)',
+      's3://skill-src/shared/big/SKILL.md': `${Buffer.byteLength(BIG_SKILL)} bytes is larger than the 102400-byte limit (100 KB)`,
       's3://skill-src/shared/summarize/SKILL.md': `duplicate skill 'summarize': already provided by ${sourceA.dir}`,
       'github:botburrow/community-skills':
         'GitHub sources are unavailable: this deployment has no network route to GitHub (mirror the repository into a folder or bucket and list that instead)',
@@ -142,7 +153,7 @@ describe('skillSyncWorkflow through a real worker', () => {
 
     expect(second.copied).toBe(0);
     expect(second.unchanged).toBe(3);
-    expect(second.rejected.length).toBe(10);
+    expect(second.rejected.length).toBe(11);
   });
 });
 
