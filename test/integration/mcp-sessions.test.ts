@@ -7,11 +7,12 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionManager } from '../../activities/tools/sessions';
+import { SessionManager, createSessionManager } from '../../activities/tools/sessions';
 import type { ToolsAgent } from '../../activities/tools/types';
 import { createHubSimulator } from '../../dev/hub-sim/server';
 import type { HubSimulator } from '../../dev/hub-sim/server';
 import { freePort, waitForPort } from '../../dev/services';
+import { loadSettings } from '../../lib/config';
 import { parseAgentConfig } from '../../lib/definitions';
 import { unique } from '../support/env';
 
@@ -393,6 +394,49 @@ describe('Streamable HTTP transport', () => {
       content: 'Echo: over http',
       isError: false,
     });
+    await m.close(sid);
+  });
+});
+
+describe('createSessionManager (the runner wiring)', () => {
+  it('takes credentials from settings and allow-listed names from the environment only', async () => {
+    const env = {
+      PATH: process.env.PATH,
+      BOTBURROW_WORKSPACE_ROOT: root,
+      BOTBURROW_HUB_URL: sim.url,
+      GITHUB_PAT: 'ghp_from_settings_0123456789',
+      BOTBURROW_MCP_ENV_ALLOWLIST: 'OPERATOR_SECRET',
+      OPERATOR_SECRET: 'operator-secret-from-env',
+      NOT_LISTED: 'not-listed-value',
+    };
+    const m = createSessionManager({ logger, settings: loadSettings(env), env });
+    managers.push(m);
+    const sid = unique('wired');
+    const { refused } = await m.open({
+      sessionId: sid,
+      agent: {
+        id: 'tool-agent',
+        config: {
+          capabilities: {
+            mcp_servers: [
+              {
+                name: 'everything',
+                command: 'mcp-server-everything',
+                env: { OP: '${OPERATOR_SECRET}', PAT: '${GITHUB_PAT}' },
+              },
+              { name: 'nope', command: 'mcp-server-everything', env: { X: '${NOT_LISTED}' } },
+            ],
+          },
+        },
+      },
+    });
+    expect(refused.map((r) => r.name)).toEqual(['nope']);
+    const out = JSON.parse((await m.call(sid, 'mcp_everything_get-env', {})).content) as Record<
+      string,
+      string
+    >;
+    expect(out).toMatchObject({ OP: '[redacted]', PAT: '[redacted]', HOME: m.workspaceDir(sid) });
+    expect(Object.keys(out).sort()).toEqual(['HOME', 'OP', 'PAT', 'PATH']);
     await m.close(sid);
   });
 });

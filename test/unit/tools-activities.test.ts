@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -106,7 +106,6 @@ describe('tool activities', () => {
   });
 
   it('removes workspaces a dead runner left behind, but not fresh or held ones', async () => {
-    const { mkdir, utimes } = await import('node:fs/promises');
     const stale = path.join(root, 'dead-runner-session-abc');
     const fresh = path.join(root, 'other-runner-live-session');
     await mkdir(path.join(stale, 'sub'), { recursive: true });
