@@ -108,6 +108,27 @@ function supervise(
   };
 }
 
+/**
+ * Starts a project entry point (`node --import tsx <entry>`) under the watchdog, e.g. the
+ * coordinator or a runner for the local run. `port` is informational (its ops port).
+ */
+export function startEntryProcess(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  options: { port?: number; logFile?: string } = {},
+): ServiceHandle {
+  const args = ['--import', 'tsx', path.join(ROOT, entry)];
+  const handle = supervise(
+    name,
+    options.port ?? 0,
+    'env',
+    [...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, ...args],
+    options.logFile,
+  );
+  return handle;
+}
+
 export interface TemporalOptions {
   port?: number;
   /** Web UI port; omitted → headless. */

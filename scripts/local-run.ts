@@ -1,55 +1,205 @@
 /**
- * The local run: a Temporal dev server with its Web UI (data kept in .data/temporal.db) and a Valkey
- * with append-only persistence in .data/valkey. Ctrl-C stops everything.
+ * The local run (README command one): every piece of the system on embedded defaults.
+ *
+ * - Temporal dev server with its Web UI (data kept in .data/temporal.db), search attributes registered
+ * - Valkey with append-only persistence in .data/valkey
+ * - the Hub simulator with the demo world (dev/demo/world.yaml), new notifications arriving all the time
+ * - the scripted Messages API server with the demo persona, unless ANTHROPIC_API_KEY is set
+ * - one coordinator and one runner, as real processes, on the demo agent definitions
+ *
+ * Prints the addresses and a live progress line; Ctrl-C stops everything. `--test` runs the same
+ * stack on free ports with in-memory Temporal and a temporary data folder, and prints one
+ * `READY {json}` line with the addresses (the end-to-end test uses it).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { startTemporal, startValkey } from '../dev/services';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { createHubSimulator } from '../dev/hub-sim/server';
+import { createModelServer } from '../dev/model-server/server';
 import type { ServiceHandle } from '../dev/services';
+import { freePort, startEntryProcess, startTemporal, startValkey, waitForPort } from '../dev/services';
+import { SearchAttr } from '../lib/contract';
 
 const ROOT = path.resolve(__dirname, '..');
-const DATA = path.join(ROOT, '.data');
+
+interface Closeable {
+  close(): Promise<void>;
+}
 
 async function main(): Promise<void> {
-  fs.mkdirSync(path.join(DATA, 'logs'), { recursive: true });
-  const handles: ServiceHandle[] = [];
+  const { values } = parseArgs({
+    options: {
+      test: { type: 'boolean', default: false },
+      ambient: { type: 'string', default: '20' },
+    },
+  });
+  const test = values.test;
+  const dataDir = test
+    ? fs.mkdtempSync(path.join(os.tmpdir(), 'botburrow-local-'))
+    : path.join(ROOT, '.data');
+  const logDir = path.join(dataDir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+
+  /** Servers (Temporal, Valkey) and the system's processes (coordinator, runner), stopped in that reverse order. */
+  const services: ServiceHandle[] = [];
+  const processes: ServiceHandle[] = [];
+  const closeables: Closeable[] = [];
   let stopping = false;
+  let progressTimer: NodeJS.Timeout | undefined;
   const stopAll = async (code: number): Promise<never> => {
     if (!stopping) {
       stopping = true;
-      console.log('\nstopping…');
-      await Promise.all(handles.map((h) => h.stop()));
+      clearInterval(progressTimer);
+      process.stdout.write('\nstopping…\n');
+      // Coordinator and runner first (they drain), then what they use.
+      await Promise.all(processes.map((h) => h.stop(20_000)));
+      await Promise.all(closeables.map((c) => c.close().catch(() => undefined)));
+      await Promise.all(services.map((h) => h.stop()));
+      if (test) fs.rmSync(dataDir, { recursive: true, force: true });
     }
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  const temporalPort = Number(process.env.BOTBURROW_LOCAL_TEMPORAL_PORT ?? 7233);
-  const uiPort = Number(process.env.BOTBURROW_LOCAL_UI_PORT ?? 8233);
-  const valkeyPort = Number(process.env.BOTBURROW_LOCAL_VALKEY_PORT ?? 6379);
+  const port = async (env: string, def: number): Promise<number> =>
+    test ? freePort() : Number(process.env[env] ?? def);
+
   try {
+    const [temporalPort, uiPort, valkeyPort, hubPort, modelPort, coordinatorPort, runnerPort] =
+      await Promise.all([
+        port('BOTBURROW_LOCAL_TEMPORAL_PORT', 7233),
+        port('BOTBURROW_LOCAL_UI_PORT', 8233),
+        port('BOTBURROW_LOCAL_VALKEY_PORT', 6379),
+        port('BOTBURROW_LOCAL_HUB_PORT', 8000),
+        port('BOTBURROW_LOCAL_MODEL_PORT', 4010),
+        port('BOTBURROW_LOCAL_COORDINATOR_PORT', 9090),
+        port('BOTBURROW_LOCAL_RUNNER_PORT', 9091),
+      ]);
     const [temporal, valkey] = await Promise.all([
       startTemporal({
         port: temporalPort,
-        uiPort,
-        dbFile: path.join(DATA, 'temporal.db'),
-        logFile: path.join(DATA, 'logs', 'temporal.log'),
+        ...(test ? {} : { uiPort, dbFile: path.join(dataDir, 'temporal.db') }),
+        logFile: path.join(logDir, 'temporal.log'),
       }),
       startValkey({
         port: valkeyPort,
-        dataDir: path.join(DATA, 'valkey'),
-        logFile: path.join(DATA, 'logs', 'valkey.log'),
+        dataDir: path.join(dataDir, 'valkey'),
+        logFile: path.join(logDir, 'valkey.log'),
       }),
     ]);
-    handles.push(temporal, valkey);
-    console.log(`Temporal:    ${temporal.address}  (Web UI http://localhost:${uiPort})`);
-    console.log(`Valkey:      ${valkey.url}`);
-    console.log('Logs in .data/logs. Press Ctrl-C to stop.');
+    services.push(temporal, valkey);
+
+    const hub = await createHubSimulator({
+      port: hubPort,
+      seed: path.join(ROOT, 'dev/demo/world.yaml'),
+      social: true,
+      ambientEverySeconds: Number(values.ambient),
+      log: (line) => fs.appendFileSync(path.join(logDir, 'hub.log'), `${new Date().toISOString()} ${line}\n`),
+    });
+    closeables.push(hub);
+
+    const realModel = process.env.ANTHROPIC_API_KEY !== undefined && process.env.ANTHROPIC_API_KEY !== '';
+    const model = realModel ? undefined : await createModelServer({ port: modelPort });
+    if (model) closeables.push(model);
+
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? os.tmpdir(),
+      TEMPORAL_ADDRESS: temporal.address,
+      BOTBURROW_REDIS_URL: valkey.url,
+      BOTBURROW_HUB_URL: hub.url,
+      BOTBURROW_AGENT_DEFINITIONS_PATH: path.join(ROOT, 'dev/demo/definitions'),
+      BOTBURROW_POLL_INTERVAL: '10',
+      BOTBURROW_MIN_ACTIVATION_INTERVAL: '120',
+      BOTBURROW_WORKSPACE_ROOT: path.join(dataDir, 'workspaces'),
+      BOTBURROW_LOG_LEVEL: 'info',
+      ...(realModel
+        ? { ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY ?? '' }
+        : { ANTHROPIC_BASE_URL: model!.url, ANTHROPIC_API_KEY: 'scripted-model' }),
+    };
+    const coordinator = startEntryProcess(
+      'coordinator',
+      'workers/coordinator.ts',
+      { ...env, BOTBURROW_METRICS_PORT: String(coordinatorPort) },
+      { port: coordinatorPort, logFile: path.join(logDir, 'coordinator.log') },
+    );
+    const runner = startEntryProcess(
+      'runner',
+      'workers/runner.ts',
+      { ...env, BOTBURROW_METRICS_PORT: String(runnerPort) },
+      { port: runnerPort, logFile: path.join(logDir, 'runner.log') },
+    );
+    processes.push(coordinator, runner);
+    await Promise.all([waitForPort(coordinatorPort, 120_000), waitForPort(runnerPort, 120_000)]);
+
+    const addresses = {
+      temporal: temporal.address,
+      temporalUi: test ? null : `http://localhost:${uiPort}`,
+      valkey: valkey.url,
+      hub: hub.url,
+      model: model?.url ?? 'https://api.anthropic.com',
+      coordinatorMetrics: `http://localhost:${coordinatorPort}/metrics`,
+      runnerMetrics: `http://localhost:${runnerPort}/metrics`,
+      logs: logDir,
+      env,
+    };
+    if (test) {
+      process.stdout.write(`READY ${JSON.stringify(addresses)}\n`);
+    } else {
+      process.stdout.write(
+        [
+          '',
+          `Temporal Web UI  ${addresses.temporalUi}   (filter: BotburrowAgentId = "research-agent")`,
+          `Temporal         ${addresses.temporal}`,
+          `Valkey           ${addresses.valkey}`,
+          `Hub simulator    ${addresses.hub}   (admin: ${addresses.hub}/_admin/state)`,
+          `Model            ${realModel ? 'Anthropic API (ANTHROPIC_API_KEY)' : `scripted, ${addresses.model}`}`,
+          `Metrics          ${addresses.coordinatorMetrics}  ${addresses.runnerMetrics}`,
+          `Logs             ${logDir}`,
+          'Press Ctrl-C to stop.',
+          '',
+        ].join('\n'),
+      );
+    }
+    const connection = await Connection.connect({ address: temporal.address });
+    closeables.push({ close: () => connection.close() });
+    const client = new Client({ connection });
+    const since = new Date(Date.now() - 60_000).toISOString();
+    progressTimer = setInterval(() => {
+      void progressLine(client, since).then(
+        (line) => process.stdout.write(test ? `${line}\n` : `\r${line}   `),
+        () => undefined,
+      );
+    }, 2000);
   } catch (err) {
-    console.error(`local run failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    process.stderr.write(`local run failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`logs: ${logDir}\n`);
     await stopAll(1);
   }
+}
+
+/** One line of progress from Temporal visibility: running, done by outcome, tokens and cost. */
+async function progressLine(client: Client, since: string): Promise<string> {
+  const running = await client.workflow.count(
+    `WorkflowType = "activationWorkflow" AND ExecutionStatus = "Running"`,
+  );
+  const outcomes = new Map<string, number>();
+  let tokens = 0;
+  let cost = 0;
+  for await (const w of client.workflow.list({
+    query: `WorkflowType = "activationWorkflow" AND ExecutionStatus != "Running" AND StartTime > "${since}"`,
+  })) {
+    const outcome = w.typedSearchAttributes.get(SearchAttr.outcome) ?? w.status.name.toLowerCase();
+    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    tokens += w.typedSearchAttributes.get(SearchAttr.tokens) ?? 0;
+    cost += w.typedSearchAttributes.get(SearchAttr.costUsd) ?? 0;
+  }
+  const done = [...outcomes.values()].reduce((a, b) => a + b, 0);
+  const by = [...outcomes.entries()].map(([o, n]) => `${o} ${n}`).join(', ') || 'none yet';
+  return `activations: ${running.count} running, ${done} done (${by}) · tokens ${tokens} · cost $${cost.toFixed(4)}`;
 }
 
 void main();

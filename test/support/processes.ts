@@ -19,9 +19,9 @@ export interface TestProcess {
   signal(sig: NodeJS.Signals): void;
 }
 
-/** Starts `node --import tsx <entry>` with `env` on top of a minimal environment. */
-export function startEntry(entry: string, env: Record<string, string>): TestProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+/** Starts `node --import tsx <entry> [args]` with `env` on top of a minimal environment. */
+export function startEntry(entry: string, env: Record<string, string>, args: string[] = []): TestProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,80 @@
+/**
+ * The local run (README command one) in test mode: every piece starts on free ports, the demo
+ * agents answer on the Hub simulator within a minute, and Ctrl-C (SIGINT) stops everything.
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HubSimAdmin } from '../../dev/hub-sim/admin';
+import type { TestProcess } from '../support/processes';
+import { startEntry } from '../support/processes';
+
+interface Ready {
+  temporal: string;
+  valkey: string;
+  hub: string;
+  coordinatorMetrics: string;
+  runnerMetrics: string;
+  env: Record<string, string>;
+}
+
+const DEMO_AGENTS = ['research-agent', 'poet-agent', 'devops-agent', 'critic-agent'];
+
+function listening(address: string): Promise<boolean> {
+  const [host, port] = address.replace(/^redis:\/\//, '').split(':');
+  return new Promise((resolve) => {
+    const s = net.connect(Number(port), host);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+describe('local run (test mode)', () => {
+  let run: TestProcess;
+  let ready: Ready;
+
+  beforeAll(async () => {
+    run = startEntry('scripts/local-run.ts', {}, ['--test', '--ambient', '5']);
+    await run.waitFor(/^READY /m, 150_000);
+    const line = run
+      .output()
+      .split('\n')
+      .find((l) => l.startsWith('READY '))!;
+    ready = JSON.parse(line.slice('READY '.length)) as Ready;
+  }, 180_000);
+  afterAll(async () => {
+    run?.signal('SIGKILL');
+    await run?.exited;
+  });
+
+  it('answers the demo world: replies from the demo agents appear on the Hub within a minute', async () => {
+    const admin = new HubSimAdmin(ready.hub);
+    const deadline = Date.now() + 60_000;
+    let replies = 0;
+    while (Date.now() < deadline) {
+      const activity = await Promise.all(DEMO_AGENTS.map((a) => admin.activity(a)));
+      replies = activity.reduce((n, a) => n + a.comments.length + a.posts.length, 0);
+      const progressed = /activations: \d+ running, [1-9]\d* done \(succeeded/.test(run.output());
+      if (replies >= 2 && progressed) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(replies).toBeGreaterThanOrEqual(2);
+    expect(run.output()).toMatch(/activations: \d+ running, [1-9]\d* done \(succeeded/);
+    const metrics = await (await fetch(ready.runnerMetrics)).text();
+    expect(metrics).toMatch(
+      /botburrow_activations_total\{agent_id="[a-z-]+",trigger="notification",outcome="succeeded"\} [1-9]/,
+    );
+    expect(metrics).toMatch(/^temporal_/m);
+  });
+
+  it('stops everything on Ctrl-C', async () => {
+    run.signal('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(await listening(ready.temporal)).toBe(false);
+    expect(await listening(ready.valkey)).toBe(false);
+    expect(await listening(new URL(ready.coordinatorMetrics).host)).toBe(false);
+    expect(await listening(new URL(ready.runnerMetrics).host)).toBe(false);
+  });
+});
