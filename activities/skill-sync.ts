@@ -63,6 +63,19 @@ const GITHUB = /^(?:github:|https?:\/\/(?:www\.)?github\.com\/|git@github\.com:)
 /** Root-level repository files that are not skills. */
 const NOT_SKILLS = /^(?:readme|license|licence|changelog|contributing)(?:\.[a-z]+)?$/i;
 
+const PERMANENT = new Set([
+  'NoSuchBucket',
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'EACCES',
+]);
+
+function isPermanent(err: unknown): boolean {
+  const e = err as { name?: string; code?: string };
+  return PERMANENT.has(e?.name ?? '') || PERMANENT.has(e?.code ?? '');
+}
+
 function heartbeat(details?: unknown): void {
   try {
     Context.current().heartbeat(details);
@@ -155,6 +168,9 @@ export function createSkillSyncActivities(deps: SkillSyncDeps) {
       try {
         candidates = await candidatesOf(source);
       } catch (err) {
+        // A missing bucket or refused access will not heal by retrying: report it. Anything else
+        // (network, throttling) is thrown, so Temporal retries the activity.
+        if (!isPermanent(err)) throw err;
         candidates = { source, reason: `could not list source: ${(err as Error).message}` };
       }
       if (!Array.isArray(candidates)) {

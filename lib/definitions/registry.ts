@@ -28,7 +28,9 @@ const AGENT_ID = /^[a-z0-9-]{3,50}$/;
 /** Bumped when the cached shape changes, so a deploy never reads an older process's entries. */
 const CACHE_FORMAT = 1;
 
+/** Store key of an agent's config file (also the file named in its error messages). */
 export const configKey = (id: string): string => `agents/${id}/config.yaml`;
+/** Store key of an agent's persona prompt. */
 export const promptKey = (id: string): string => `agents/${id}/system-prompt.md`;
 
 /** Throws `DefinitionError` unless `id` could be an agent name (also keeps keys inside the store). */

@@ -81,7 +81,12 @@ describe('skillSyncWorkflow through a real worker', () => {
         store,
         logger,
         s3: s3.client,
-        defaultSources: [sourceA.dir, 's3://skill-src/shared/', 'github:botburrow/community-skills'],
+        defaultSources: [
+          sourceA.dir,
+          's3://skill-src/shared/',
+          'github:botburrow/community-skills',
+          's3://no-such-bucket/skills',
+        ],
       }),
     });
     const firstId = unique('skill-sync-run');
@@ -106,6 +111,7 @@ describe('skillSyncWorkflow through a real worker', () => {
       sourceA.dir,
       's3://skill-src/shared/',
       'github:botburrow/community-skills',
+      's3://no-such-bucket/skills',
     ]);
     expect(first.copied).toBe(3);
     expect(first.unchanged).toBe(0);
@@ -126,6 +132,7 @@ describe('skillSyncWorkflow through a real worker', () => {
       'A/wipe-disk/SKILL.md': 'blocked content: recursive delete of / or ~ (rm -rf /)',
       's3://skill-src/shared/big/SKILL.md': `${Buffer.byteLength(BIG_SKILL)} bytes is larger than the 102400-byte limit (100 KB)`,
       's3://skill-src/shared/summarize/SKILL.md': `duplicate skill 'summarize': already provided by ${sourceA.dir}`,
+      's3://no-such-bucket/skills': 'could not list source: The specified bucket does not exist',
       'github:botburrow/community-skills':
         'GitHub sources are unavailable: this deployment has no network route to GitHub (mirror the repository into a folder or bucket and list that instead)',
     });
