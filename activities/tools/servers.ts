@@ -39,6 +39,11 @@ export interface ResolveOptions {
   hubServer?: { command: string; args: string[] };
   /** Directory whose `node_modules/.bin` is searched before falling back to npx over the network. */
   projectRoot?: string;
+  /**
+   * npm cache for servers that still run through npx (not installed locally), shared across
+   * sessions so each activation does not download the package again into its fresh HOME.
+   */
+  npmCacheDir?: string;
 }
 
 export interface Refusal {
@@ -118,12 +123,16 @@ function stdio(
   readOnly: boolean,
 ): McpServerSpec {
   const resolved = resolveCommand(command, args, o.projectRoot);
+  const npm: Record<string, string> =
+    resolved.command === 'npx' && o.npmCacheDir
+      ? { npm_config_cache: o.npmCacheDir, npm_config_update_notifier: 'false' }
+      : {};
   return {
     name,
     transport: 'stdio',
     command: resolved.command,
     args: resolved.args,
-    env: { ...baseEnv(o), ...env },
+    env: { ...baseEnv(o), ...npm, ...env },
     cwd: o.workspaceDir,
     readOnly,
   };

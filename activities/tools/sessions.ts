@@ -70,6 +70,8 @@ interface Session {
 }
 
 const DEFAULT_IDLE_TTL_MS = 2 * 3600_000;
+/** Shared npm cache under the root for npx-launched servers; never swept as a stale workspace. */
+const NPM_CACHE_DIR = '.npm-cache';
 
 /** The `ApplicationFailure` a call for a session this runner does not hold ends with. */
 export function sessionLost(sessionId: string): ApplicationFailure {
@@ -164,6 +166,7 @@ export class SessionManager {
         hub: this.o.hub,
         path: this.o.path,
         hubServer: this.o.hubServer,
+        npmCacheDir: path.join(this.o.root, NPM_CACHE_DIR),
       });
       for (const r of refused) log.warn({ server: r.name, reason: r.reason }, 'MCP server refused');
       mcp = await McpSession.open(servers, {
@@ -283,7 +286,7 @@ export class SessionManager {
       return 0; // no root yet
     }
     for (const name of names) {
-      if (held.has(name)) continue;
+      if (held.has(name) || name.startsWith('.')) continue;
       const dir = path.join(this.o.root, name);
       const st = await stat(dir).catch(() => undefined);
       if (!st?.isDirectory() || st.mtimeMs >= cutoff) continue;

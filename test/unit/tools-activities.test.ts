@@ -112,6 +112,9 @@ describe('tool activities', () => {
     await mkdir(fresh, { recursive: true });
     const old = new Date(Date.now() - 7 * 3600_000);
     await utimes(stale, old, old);
+    const npmCache = path.join(root, '.npm-cache');
+    await mkdir(npmCache, { recursive: true });
+    await utimes(npmCache, old, old);
     await sessions.open({ sessionId: 's-held', agent: shellAgent });
     const held = sessions.workspaceDir('s-held')!;
     await utimes(held, old, old);
@@ -119,6 +122,7 @@ describe('tool activities', () => {
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(fresh)).toBe(true);
     expect(existsSync(held)).toBe(true);
+    expect(existsSync(npmCache)).toBe(true);
     await sessions.close('s-held');
   });
 });

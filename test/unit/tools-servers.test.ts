@@ -50,6 +50,20 @@ describe('resolveMcpServers: built-ins gated by grants', () => {
     expect([gh.command, ...gh.args].join(' ')).toContain('@modelcontextprotocol/server-github');
   });
 
+  it('points npx-launched servers at a shared npm cache', () => {
+    const gh = stdio(
+      resolveMcpServers(agent('  grants: [github:read]\n  mcp_servers: [github]\n'), {
+        ...base,
+        npmCacheDir: '/ws/.npm-cache',
+      }).servers[0],
+    );
+    expect(gh.command).toBe('npx');
+    expect(gh.env).toMatchObject({
+      npm_config_cache: '/ws/.npm-cache',
+      GITHUB_PERSONAL_ACCESS_TOKEN: 'ghp_secret_pat',
+    });
+  });
+
   it('accepts the service wildcard and write grants', () => {
     const { servers } = resolveMcpServers(
       agent('  grants: ["github:write"]\n  mcp_servers: [github]\n'),
