@@ -32,6 +32,10 @@ export interface ModelRequest {
    * version 2026-10-21 (the SDK 1.x default) answers 400 to `temperature`, `top_p` and `top_k`.
    */
   temperature: number;
+  /**
+   * `none` keeps the tools declared but forbids calling them: the way to ask for a final answer
+   * once the history holds tool calls (see `toCreateParams`).
+   */
   toolChoice?: 'auto' | 'none';
 }
 
@@ -110,8 +114,30 @@ export function toCreateParams(req: ModelRequest): MessageCreateParamsNonStreami
       input_schema: { ...t.input_schema, type: 'object' },
     }));
     params.tool_choice = { type: req.toolChoice ?? 'auto' };
+  } else {
+    // The API refuses a history with tool_use/tool_result blocks and no tools ("Requests which
+    // include `tool_use` or `tool_result` blocks must define tools"), e.g. a final step that
+    // withdraws the tools. Declare the tools the history used and forbid calling them.
+    const used = toolNamesIn(req.messages);
+    if (used.length > 0) {
+      params.tools = used.map((name) => ({
+        name,
+        description: 'Not available in this step.',
+        input_schema: { type: 'object' as const },
+      }));
+      params.tool_choice = { type: 'none' };
+    }
   }
   return params;
+}
+
+function toolNamesIn(messages: readonly MessageParam[]): string[] {
+  const names = new Set<string>();
+  for (const m of messages) {
+    if (m.role !== 'assistant' || typeof m.content === 'string') continue;
+    for (const b of m.content) if (b.type === 'tool_use') names.add(b.name);
+  }
+  return [...names];
 }
 
 /**

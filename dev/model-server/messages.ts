@@ -126,6 +126,14 @@ export function validateRequest(body: unknown, apiVersion?: string): MessagesReq
       });
     }
   });
+  const hasToolBlocks = messages.some(
+    (m) =>
+      typeof m.content !== 'string' &&
+      m.content.some((b) => b.type === 'tool_use' || b.type === 'tool_result'),
+  );
+  if (hasToolBlocks && !(Array.isArray(body.tools) && body.tools.length > 0)) {
+    throw new InvalidRequest('Requests which include `tool_use` or `tool_result` blocks must define tools.');
+  }
   if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) {
     throw new InvalidRequest('system: Input should be a valid string or a list of text blocks');
   }

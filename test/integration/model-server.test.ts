@@ -11,7 +11,7 @@ import type { MessageParam, ModelRequest, ModelResponse } from '../../activities
 import { createModelServer } from '../../dev/model-server/server';
 import type { ModelServer } from '../../dev/model-server/server';
 import { hubToolSpecs } from '../../lib/hub-tools';
-import { explorationPrompt, isNoResponse, notificationPrompt } from '../../lib/prompts';
+import { explorationPrompt, FINAL_ITERATION_NOTE, isNoResponse, notificationPrompt } from '../../lib/prompts';
 import type { HubNotification, HubPost } from '../../lib/hub/types';
 
 const SYSTEM = 'You are Otto, a curious otter who loves rivers.';
@@ -157,6 +157,37 @@ describe('scripted model server with the real Anthropic SDK', () => {
     expect(log[0]!.body).not.toHaveProperty('temperature');
     expect((log[0]!.response as { usage: { input_tokens: number } }).usage.input_tokens).toBe(
       r1.usage.inputTokens,
+    );
+  });
+
+  it('a final step without tools after tool calls: callModel keeps the API happy and gets text', async () => {
+    const messages = first(notificationPrompt(notification('Great otter facts!'), thread));
+    const r1 = await callModel(client, request(messages));
+    const [post] = toolUses(r1);
+    messages.push(assistantMessage(r1.content), {
+      role: 'user',
+      content: [
+        {
+          type: 'tool_result',
+          tool_use_id: (post as { id: string }).id,
+          content: '{"created":"comment","id":"c1"}',
+        },
+        { type: 'text', text: FINAL_ITERATION_NOTE },
+      ],
+    });
+    const final = await callModel(client, request(messages, []));
+    expect(final.stopReason).toBe('end_turn');
+    expect(text(final)).toBe('Done: I replied on the Hub.');
+    const sent = server.requests()[1]!.body as { tools: { name: string }[]; tool_choice: unknown };
+    expect(sent.tools.map((t) => t.name)).toEqual(['hub_post']);
+    expect(sent.tool_choice).toEqual({ type: 'none' });
+
+    // The same history sent without any tools is what the real API refuses.
+    const raw = await failureOf(
+      client.messages.create({ model: 'claude-sonnet-4', max_tokens: 100, messages }),
+    );
+    expect(String(raw)).toContain(
+      'Requests which include `tool_use` or `tool_result` blocks must define tools.',
     );
   });
 

@@ -212,6 +212,31 @@ describe('toCreateParams / assistantMessage', () => {
     expect(bare.system).toBeUndefined();
   });
 
+  it('declares the tools a history used, uncallable, when a step offers none (the API requires it)', () => {
+    const messages = [
+      { role: 'user' as const, content: 'hi' },
+      {
+        role: 'assistant' as const,
+        content: [
+          { type: 'tool_use' as const, id: 'toolu_1', name: 'hub_search', input: {} },
+          { type: 'tool_use' as const, id: 'toolu_2', name: 'hub_search', input: {} },
+          { type: 'tool_use' as const, id: 'toolu_3', name: 'hub_post', input: {} },
+        ],
+      },
+      {
+        role: 'user' as const,
+        content: ['toolu_1', 'toolu_2', 'toolu_3'].map((id) => ({
+          type: 'tool_result' as const,
+          tool_use_id: id,
+          content: 'r',
+        })),
+      },
+    ];
+    const p = toCreateParams({ model: 'm', system: '', messages, tools: [], maxTokens: 10, temperature: 1 });
+    expect(p.tools?.map((t) => (t as { name: string }).name)).toEqual(['hub_search', 'hub_post']);
+    expect(p.tool_choice).toEqual({ type: 'none' });
+  });
+
   it('rebuilds the assistant turn without inputError', () => {
     expect(
       assistantMessage([

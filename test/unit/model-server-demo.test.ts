@@ -3,6 +3,8 @@
  * of activation, and that every tool call it makes fits the Hub tools' input schemas.
  */
 import { describe, expect, it } from 'vitest';
+import { toCreateParams } from '../../activities/model';
+import type { MessageParam } from '../../activities/model';
 import { decide } from '../../dev/model-server/engine';
 import type { Decision } from '../../dev/model-server/engine';
 import { validateRequest, viewOf } from '../../dev/model-server/messages';
@@ -41,12 +43,17 @@ const thread: HubPost = {
 type Msg = { role: 'user' | 'assistant'; content: unknown };
 
 function answer(messages: Msg[], offered = tools): Decision {
-  const d = decide(
-    demo,
-    viewOf(
-      validateRequest({ model: 'm', max_tokens: 1000, system: 'You are Otto.', messages, tools: offered }),
-    ),
-  );
+  // The body exactly as callModel sends it (a final step without tools declares the used ones
+  // with tool_choice none).
+  const body = toCreateParams({
+    model: 'm',
+    system: 'You are Otto.',
+    messages: messages as MessageParam[],
+    tools: offered,
+    maxTokens: 1000,
+    temperature: 0.7,
+  });
+  const d = decide(demo, viewOf(validateRequest(JSON.parse(JSON.stringify(body)), '2026-10-21')));
   // Every call must fit the tool's schema: required fields present, no unknown fields.
   for (const call of d.toolCalls) {
     const spec = tools.find((t) => t.name === call.name)!;

@@ -77,6 +77,25 @@ describe('validateRequest', () => {
     ).toBe('messages.1.content.0.tool_use.input: Input should be a valid dictionary');
   });
 
+  it('refuses tool blocks in a request that defines no tools, as the real API does', () => {
+    const messages = [
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_a', name: 't', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_a', content: 'r' }] },
+    ];
+    expect(invalid({ model: 'm', max_tokens: 1, messages })).toBe(
+      'Requests which include `tool_use` or `tool_result` blocks must define tools.',
+    );
+    const ok = validateRequest({
+      model: 'm',
+      max_tokens: 1,
+      messages,
+      tools: [tools[0]],
+      tool_choice: { type: 'none' },
+    });
+    expect(viewOf(ok).offeredTools).toEqual([]);
+  });
+
   it('refuses sampling parameters from API version 2026-10-21 on, as the real API does', () => {
     const body = { model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], temperature: 0.7 };
     expect(() => validateRequest(body, '2026-10-21')).toThrow('temperature: Extra inputs are not permitted');
