@@ -1,0 +1,179 @@
+/**
+ * `botburrow agent pause|resume`, `breaker show|reset`, `budget show`, `cache invalidate`: the
+ * Valkey state the runners consult, read and changed through the same guard classes they use.
+ */
+import type { BreakerStatus, BudgetAmount, BudgetStatus } from '../../lib/guards';
+import { agentArg, stringOption } from '../command';
+import type { CommandSpec } from '../command';
+import { ExitCode } from '../errors';
+import { formatDuration, formatTime, formatUsd, keyValues, table } from '../format';
+
+const pause: CommandSpec = {
+  words: ['agent', 'pause'],
+  summary: 'pause an agent: no new activations; a running one stops at its next iteration',
+  positionals: [{ name: 'agent', required: true }],
+  options: {
+    reason: {
+      type: 'string',
+      value: 'text',
+      description: 'shown in the cancelled result (default: paused by operator)',
+    },
+  },
+  async run(p, d) {
+    const agentId = agentArg(p);
+    const valkey = await d.valkey();
+    const before = await valkey.isPaused(agentId);
+    await valkey.pause(agentId, stringOption(p, 'reason'));
+    const now = await valkey.isPaused(agentId);
+    d.output.out(
+      d.json
+        ? JSON.stringify({ agentId, wasPaused: before.paused, ...now }, null, 2)
+        : `${agentId} paused${before.paused ? ' (was already paused)' : ''}: ${now.reason ?? ''}`,
+    );
+    return ExitCode.ok;
+  },
+};
+
+const resume: CommandSpec = {
+  words: ['agent', 'resume'],
+  summary: 'lift the pause of an agent',
+  positionals: [{ name: 'agent', required: true }],
+  options: {},
+  async run(p, d) {
+    const agentId = agentArg(p);
+    const valkey = await d.valkey();
+    const before = await valkey.isPaused(agentId);
+    await valkey.resume(agentId);
+    d.output.out(
+      d.json
+        ? JSON.stringify({ agentId, wasPaused: before.paused, paused: false }, null, 2)
+        : before.paused
+          ? `${agentId} resumed (was paused: ${before.reason ?? 'no reason'})`
+          : `${agentId} was not paused: nothing to do`,
+    );
+    return ExitCode.ok;
+  },
+};
+
+/** Human lines for a breaker status. */
+export function formatBreaker(agentId: string, b: BreakerStatus, now: number): string {
+  const until =
+    b.openUntil === undefined
+      ? undefined
+      : b.openUntil > now
+        ? `${formatTime(b.openUntil)} (in ${formatDuration(b.openUntil - now)})`
+        : `${formatTime(b.openUntil)} (passed: the next activation is the probe)`;
+  return keyValues([
+    ['agent', agentId],
+    ['state', b.state],
+    ['failures', String(b.failures)],
+    ['open until', until],
+  ]);
+}
+
+function breakerJson(agentId: string, b: BreakerStatus): Record<string, unknown> {
+  return {
+    agentId,
+    ...b,
+    openUntilIso: b.openUntil === undefined ? undefined : new Date(b.openUntil).toISOString(),
+  };
+}
+
+const breakerShow: CommandSpec = {
+  words: ['breaker', 'show'],
+  summary: "an agent's circuit breaker: state, consecutive failures, open until",
+  positionals: [{ name: 'agent', required: true }],
+  options: {},
+  async run(p, d) {
+    const agentId = agentArg(p);
+    const b = await (await d.valkey()).breakerStatus(agentId);
+    d.output.out(
+      d.json ? JSON.stringify(breakerJson(agentId, b), null, 2) : formatBreaker(agentId, b, d.now()),
+    );
+    return ExitCode.ok;
+  },
+};
+
+const breakerReset: CommandSpec = {
+  words: ['breaker', 'reset'],
+  summary: "close an agent's circuit breaker and clear its failure count",
+  positionals: [{ name: 'agent', required: true }],
+  options: {},
+  async run(p, d) {
+    const agentId = agentArg(p);
+    const valkey = await d.valkey();
+    const before = await valkey.breakerStatus(agentId);
+    await valkey.breakerReset(agentId);
+    const after = await valkey.breakerStatus(agentId);
+    d.output.out(
+      d.json
+        ? JSON.stringify(
+            { agentId, before: breakerJson(agentId, before), after: breakerJson(agentId, after) },
+            null,
+            2,
+          )
+        : `${agentId}: breaker reset (was ${before.state} with ${before.failures} failures, now ${after.state})`,
+    );
+    return ExitCode.ok;
+  },
+};
+
+/** The `budget show` table: used, reserved (open reservations), limit, share used. */
+export function formatBudget(s: BudgetStatus): string {
+  const row = (name: string, a: BudgetAmount, fmt: (n: number) => string): string[] => [
+    name,
+    fmt(a.used),
+    fmt(a.reserved),
+    fmt(a.limit),
+    // Reservations count: they are what the next reserve is checked against.
+    a.limit > 0 ? `${Math.round(((a.used + a.reserved) / a.limit) * 100)}%` : '-',
+  ];
+  const rows = [
+    row(`tokens ${s.day}`, s.dailyTokens, String),
+    row(`cost ${s.month}`, s.monthlyCostUsd, formatUsd),
+  ];
+  if (s.fleetMonthlyCostUsd) rows.push(row(`fleet cost ${s.month}`, s.fleetMonthlyCostUsd, formatUsd));
+  return `${s.agentId}\n${table(['BUDGET', 'USED', 'RESERVED', 'LIMIT', 'OF LIMIT'], rows, [1, 2, 3])}`;
+}
+
+const budgetShow: CommandSpec = {
+  words: ['budget', 'show'],
+  summary: "an agent's tokens today and cost this month against its limits (and the fleet's)",
+  positionals: [{ name: 'agent', required: true }],
+  options: {},
+  details: ['RESERVED is held by open reservations of activations in flight (they expire if never settled).'],
+  async run(p, d) {
+    const agentId = agentArg(p);
+    const s = await (await d.valkey()).budgetStatus(agentId);
+    d.output.out(d.json ? JSON.stringify(s, null, 2) : formatBudget(s));
+    return ExitCode.ok;
+  },
+};
+
+const cacheInvalidate: CommandSpec = {
+  words: ['cache', 'invalidate'],
+  summary: 'drop cached agent definitions (one agent, or all) so runners reload them from the store',
+  positionals: [{ name: 'agent', required: false }],
+  options: {},
+  async run(p, d) {
+    const agentId = p.args.agent === undefined ? undefined : agentArg(p);
+    const valkey = await d.valkey();
+    const dropped = await valkey.invalidateCache(agentId);
+    const what = agentId === undefined ? 'all agents' : agentId;
+    d.output.out(
+      d.json
+        ? JSON.stringify({ agentId: agentId ?? null, dropped }, null, 2)
+        : `dropped ${dropped} cached definition${dropped === 1 ? '' : 's'} (${what}) in ${valkey.where}`,
+    );
+    return ExitCode.ok;
+  },
+};
+
+export const guardCommands: readonly CommandSpec[] = [
+  pause,
+  resume,
+  breakerShow,
+  breakerReset,
+  budgetShow,
+  cacheInvalidate,
+];
