@@ -69,7 +69,14 @@ export class ProcessGroupStdioTransport implements Transport {
       });
       child.once('spawn', () => resolve());
       child.stdout?.on('data', (chunk: Buffer) => {
-        this.buffer.append(chunk);
+        try {
+          this.buffer.append(chunk);
+        } catch (err) {
+          // One message over the buffer limit: the server is misbehaving; end it so calls fail fast.
+          this.onerror?.(err as Error);
+          this.killGroup('SIGKILL');
+          return;
+        }
         for (;;) {
           let msg: JSONRPCMessage | null;
           try {

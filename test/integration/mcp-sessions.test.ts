@@ -343,6 +343,24 @@ describe('failures come back as tool errors', () => {
     await m.close(sid);
   });
 
+  it('a message beyond the protocol buffer ends the server instead of hanging the call', async () => {
+    const m = manager(10_000);
+    const sid = unique('huge');
+    await m.open({ sessionId: sid, agent: crashyAgent('tool-agent') });
+    const started = Date.now();
+    const r = await m.call(sid, 'mcp_crashy_huge', {});
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(r.isError).toBe(true);
+    expect(r.content.slice(0, 300)).toMatch(
+      /MCP server 'crashy' stopped during crashy\.huge \(killed by SIGKILL/,
+    );
+    expect(await m.call(sid, 'mcp_everything_echo', { message: 'ok' })).toEqual({
+      content: 'Echo: ok',
+      isError: false,
+    });
+    await m.close(sid);
+  });
+
   it('close stops the server processes and deletes the workspace; the session is then lost', async () => {
     const m = manager();
     const sid = unique('close');
