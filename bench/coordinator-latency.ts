@@ -90,7 +90,11 @@ async function main(): Promise<void> {
   const notifications = arg('notifications', 500);
   const gapMs = arg('gap-ms', 20);
   const bulk = arg('agents', 1000);
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    // Restarting Temporal on purpose: the core's retry warnings are expected noise here.
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+  });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-coord-'));
   const [temporal, valkey, model] = await Promise.all([
     startTemporal({ logFile: path.join(dir, 'temporal.log') }),

@@ -27,7 +27,7 @@ function toNumber(v: unknown): number {
 }
 
 /** Approximate backlog (workflow + activity tasks) of one task queue. */
-export async function readQueueDepth(client: Client, queue: TaskQueueName): Promise<number> {
+export async function readQueueDepth(client: Client, queue: string): Promise<number> {
   let total = 0;
   for (const taskQueueType of TYPES) {
     const res = await client.workflowService.describeTaskQueue({

@@ -27,6 +27,7 @@ import {
   activationRuns,
   coordinatorEnv,
   overlaps,
+  ops,
   sleep,
   spawnCoordinator,
   waitUntil,
@@ -79,7 +80,11 @@ describe('coordinator: Hub, Valkey and Temporal outages', () => {
 
   beforeAll(async () => {
     try {
-      Runtime.install({ logger: new DefaultLogger('ERROR') });
+      Runtime.install({
+        logger: new DefaultLogger('ERROR'),
+        // Restarting Temporal on purpose: the core's retry warnings are expected noise here.
+        telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+      });
     } catch {
       // Already installed by an earlier file in this worker process.
     }
@@ -148,6 +153,16 @@ describe('coordinator: Hub, Valkey and Temporal outages', () => {
     await inject(6);
     await waitUntil('baseline handled', allRead, 30_000, 200);
     const leader = leaderNow()!;
+    // Metrics: only the leader reports leadership, and it exports the task-queue depths.
+    const follower = procs.find((p) => p !== leader)!;
+    const leaderMetrics = (await ops(leader, '/metrics')).body;
+    expect(leaderMetrics).toMatch(/^botburrow_coordinator_is_leader 1$/m);
+    expect(leaderMetrics).toMatch(/^botburrow_work_queue_depth\{queue="botburrow-high"\} \d+$/m);
+    expect(leaderMetrics).toMatch(
+      /^botburrow_activations_scheduled_total\{trigger="notification",queue="botburrow-high"\} [1-9]/m,
+    );
+    expect((await ops(follower, '/metrics')).body).toMatch(/^botburrow_coordinator_is_leader 0$/m);
+    expect((await ops(leader, '/ready')).status).toBe(200);
     const fault = await hub.admin.addFault({ endpoint: '*', status: 500 });
     await sleep(1000);
     await inject(12);
@@ -172,12 +187,20 @@ describe('coordinator: Hub, Valkey and Temporal outages', () => {
     await inject(6);
     await sleep(2000);
     expect(procs.filter((p) => p.leading())).toEqual([]);
+    // /ready reports Valkey as the reason; /health stays fine (the process is alive).
+    const ready = await ops(before, '/ready');
+    expect(ready.status).toBe(503);
+    expect(JSON.parse(ready.body)).toEqual({ ready: false, checks: { valkey: false, temporal: true } });
+    expect((await ops(before, '/health')).status).toBe(200);
+    expect((await ops(before, '/metrics')).body).toMatch(/^botburrow_coordinator_is_leader 0$/m);
     valkey = await startValkey({ port: valkeyPort, logFile: path.join(dir, 'valkey.log') });
     await waitUntil('a leader again', () => leaderNow(), 15_000, 50);
     process.stderr.write(
       `coordinator outage: Valkey restarted → leader again ${Date.now() - stoppedAt} ms after the stop\n`,
     );
     await waitUntil('handled after the Valkey restart', allRead, 45_000, 250);
+    for (const p of procs)
+      await waitUntil('ready again', async () => (await ops(p, '/ready')).status === 200, 10_000, 200);
     for (const p of procs) expect(p.proc.exitCode).toBeNull();
     expect(procs.every((p) => p.lines.filter((l) => l.msg === 'valkey: up→down').length <= 1)).toBe(true);
     expect(logged('valkey: up→down').length).toBeGreaterThanOrEqual(1);

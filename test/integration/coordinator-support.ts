@@ -169,3 +169,10 @@ export function coordinatorEnv(
     ...extra,
   };
 }
+
+/** GET `path` on a coordinator's ops server (port from its 'ops server listening' log line). */
+export async function ops(p: CoordinatorProcess, urlPath: string): Promise<{ status: number; body: string }> {
+  const line = await p.waitFor((l) => l.msg === 'ops server listening', 20_000);
+  const res = await fetch(`http://127.0.0.1:${String(line.port)}${urlPath}`);
+  return { status: res.status, body: await res.text() };
+}
