@@ -125,4 +125,22 @@ describe('tool activities', () => {
     expect(existsSync(npmCache)).toBe(true);
     await sessions.close('s-held');
   });
+
+  it('closes sessions left idle past the idle TTL (their activation is gone)', async () => {
+    const m = new SessionManager({
+      root,
+      credentials: {},
+      hub: { url: 'http://127.0.0.1:9' },
+      timeoutMs: 1000,
+      logger: pino({ level: 'silent' }),
+      idleTtlMs: 150,
+    });
+    await m.open({ sessionId: 's-idle', agent: shellAgent });
+    const dir = m.workspaceDir('s-idle')!;
+    expect(m.has('s-idle')).toBe(true);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(m.has('s-idle')).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+    await m.closeAll();
+  });
 });
