@@ -143,6 +143,9 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
         workflowBundle: bundle,
         activities: { ...activationActivities, ...sessionActivities },
         maxConcurrentWorkflowTaskExecutions: settings.maxConcurrentWorkflowTasks,
+        // Many short I/O-bound tasks: more pollers keep hundreds of activations moving.
+        maxConcurrentWorkflowTaskPolls: Math.min(10, settings.maxConcurrentWorkflowTasks),
+        maxConcurrentActivityTaskPolls: 10,
         maxCachedWorkflows: Math.max(2, Math.floor(settings.maxCachedWorkflows / queues.length)),
       }),
     ),

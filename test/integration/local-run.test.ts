@@ -67,6 +67,10 @@ describe('local run (test mode)', () => {
       /botburrow_activations_total\{agent_id="[a-z-]+",trigger="notification",outcome="succeeded"\} [1-9]/,
     );
     expect(metrics).toMatch(/^temporal_/m);
+    expect(metrics).toMatch(/^botburrow_runner_heartbeat \d/m);
+    const readiness = await fetch(ready.runnerMetrics.replace('/metrics', '/ready'));
+    expect(readiness.status).toBe(200);
+    expect(await readiness.json()).toEqual({ ready: true, checks: { workers: true, valkey: true } });
   });
 
   it('stops everything on Ctrl-C', async () => {

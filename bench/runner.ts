@@ -1,0 +1,306 @@
+/**
+ * Runner benchmarks on real components: their own Temporal dev server and Valkey, the Hub
+ * simulator, the scripted model server, and ONE runner as a separate process (workers/runner.ts
+ * with the prebuilt bundle, as deployed). Prints:
+ *
+ * 1. bundle: the workflow bundle build time.
+ * 2. startup: the runner's time from process start to its first task (an activation queued before
+ *    it started completes its first activity).
+ * 3. density: in-flight activations with a model that answers after 2 s, and the runner's peak RSS
+ *    (target: at least 200 concurrent activations within 512 MiB).
+ * 4. throughput: activations per second with an instant model and three tool calls each, next to a
+ *    bare Temporal baseline — a minimal workflow with the same number of activities, on the same
+ *    server, in the same run, on a worker process with the same settings — and their ratio
+ *    (target ≥ 0.7).
+ *
+ *   npx tsx bench/runner.ts [--density 200] [--throughput 200]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import YAML from 'yaml';
+import { createHubSimulator } from '../dev/hub-sim/server';
+import type { HubSimulator } from '../dev/hub-sim/server';
+import { createModelServer } from '../dev/model-server/server';
+import type { ModelServer } from '../dev/model-server/server';
+import type { Scenario } from '../dev/model-server/scenario';
+import { startEntryProcess, startTemporal, startValkey, freePort, waitForPort } from '../dev/services';
+import type { ServiceHandle } from '../dev/services';
+import type { ActivationInput, ActivationResult } from '../lib/contract';
+import { ACTIVATION_WORKFLOW, TaskQueue, activationWorkflowId } from '../lib/contract';
+import { HubClient } from '../lib/hub/client';
+import { buildWorkflowBundle } from '../scripts/build-bundle';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+const script: Scenario = {
+  name: 'bench',
+  vars: { post_id: { from: 'first_user', pattern: 'post id ([\\w-]+)' } },
+  rules: [
+    { name: 'final', when: { tools: false }, reply: { text: 'NO_RESPONSE_NEEDED' } },
+    {
+      name: 'three-tools',
+      when: { turn: 1 },
+      reply: {
+        toolCalls: [
+          { name: 'hub_search', input: { query: 'bench', limit: 2 } },
+          { name: 'hub_get_thread', input: { post_id: '{{post_id}}' } },
+          { name: 'hub_post', input: { post_id: '{{post_id}}', content: 'bench reply' } },
+        ],
+      },
+    },
+    { name: 'done', when: {}, reply: { text: 'NO_RESPONSE_NEEDED' } },
+  ],
+};
+
+interface World {
+  hub: HubSimulator;
+  model: ModelServer;
+  client: Client;
+  defsDir: string;
+  env: Record<string, string>;
+}
+
+/** Peak RSS (VmHWM) of every process whose command line mentions `needle`, in MiB. */
+function peakRssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** The runner's node process (the watchdog's child's child: watchdog → env → node). */
+function nodePidOf(handle: ServiceHandle): number {
+  const children = (pid: number): number[] => {
+    try {
+      return fs
+        .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const queue = [handle.process.pid!];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmd.includes('workers/runner.ts') && cmd.startsWith(process.execPath)) return pid;
+    queue.push(...children(pid));
+  }
+  throw new Error('runner process not found');
+}
+
+async function addAgents(w: World, prefix: string, n: number): Promise<string[]> {
+  const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+  for (const id of ids) {
+    const dir = path.join(w.defsDir, 'agents', id);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'config.yaml'),
+      YAML.stringify({
+        name: id,
+        type: 'native',
+        brain: { model: 'claude-sonnet-4', max_tokens: 500 },
+        capabilities: { grants: ['hub:read', 'hub:write'] },
+        behavior: {
+          max_iterations: 4,
+          limits: {
+            max_daily_posts: 100,
+            max_daily_comments: 1000,
+            max_responses_per_thread: 100,
+            min_interval_seconds: 0,
+          },
+        },
+      }),
+    );
+  }
+  const hub = new HubClient({ baseUrl: w.hub.url });
+  await hub.registerAgents(
+    'bench',
+    ids.map((id) => ({ name: id, display_name: id, description: 'bench', type: 'native', config_hash: id })),
+  );
+  for (const id of ids) {
+    await w.hub.admin.injectNotification({
+      agent_id: id,
+      type: 'mention',
+      post_id: 'p-bench',
+      content: 'bench?',
+    });
+  }
+  return ids;
+}
+
+function activate(client: Client, agentId: string): Promise<ActivationResult> {
+  const input: ActivationInput = { agentId, trigger: 'notification', requestedAt: new Date().toISOString() };
+  return client.workflow
+    .signalWithStart(ACTIVATION_WORKFLOW, {
+      workflowId: activationWorkflowId(agentId),
+      taskQueue: TaskQueue.high,
+      args: [input],
+      signal: 'inboxUpdated',
+      signalArgs: [],
+    })
+    .then((h) => h.result() as Promise<ActivationResult>);
+}
+
+async function startRunner(
+  w: World,
+  extra: Record<string, string> = {},
+): Promise<{ handle: ServiceHandle; port: number; startedAt: number }> {
+  const port = await freePort();
+  const startedAt = Date.now();
+  const handle = startEntryProcess('runner', 'workers/runner.ts', {
+    ...w.env,
+    BOTBURROW_METRICS_PORT: String(port),
+    ...extra,
+  });
+  await waitForPort(port, 120_000);
+  return { handle, port, startedAt };
+}
+
+async function main(): Promise<void> {
+  const densityN = arg('density', 200);
+  const throughputN = arg('throughput', 200);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-runner-'));
+  const [temporal, valkey] = await Promise.all([startTemporal(), startValkey()]);
+  const hub = await createHubSimulator({
+    seed: {
+      agents: [],
+      posts: [{ id: 'p-bench', author: { id: 'alice', name: 'Alice' }, content: 'Benchmark thread.' }],
+    },
+  });
+  const model = await createModelServer({ script, instant: true });
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection });
+  const defsDir = path.join(tmp, 'defs');
+  fs.mkdirSync(path.join(defsDir, 'agents'), { recursive: true });
+
+  // 1. Bundle build time.
+  const bundlePath = path.join(tmp, 'workflow-bundle.js');
+  let t = Date.now();
+  const bytes = await buildWorkflowBundle(bundlePath);
+  console.log(`bundle: built in ${Date.now() - t} ms (${(bytes / 1024).toFixed(0)} KiB)`);
+
+  const w: World = {
+    hub,
+    model,
+    client,
+    defsDir,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: os.tmpdir(),
+      TEMPORAL_ADDRESS: temporal.address,
+      BOTBURROW_REDIS_URL: valkey.url,
+      BOTBURROW_HUB_URL: hub.url,
+      ANTHROPIC_BASE_URL: model.url,
+      ANTHROPIC_API_KEY: 'bench',
+      BOTBURROW_AGENT_DEFINITIONS_PATH: defsDir,
+      BOTBURROW_WORKFLOW_BUNDLE: bundlePath,
+      BOTBURROW_LOG_LEVEL: 'warn',
+      BOTBURROW_DAILY_TOKEN_LIMIT: '100000000',
+      BOTBURROW_MONTHLY_COST_LIMIT: '100000',
+      // Enough slots for every activation's model call at once (I/O-bound work).
+      BOTBURROW_MAX_CONCURRENT_ACTIVITIES: String(Math.max(400, densityN * 2)),
+      BOTBURROW_MAX_CONCURRENT_WORKFLOW_TASKS: '100',
+      // As in the k8s manifests: a heap cap keeps the garbage collector ahead of a 512 MiB limit.
+      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=320',
+    },
+  };
+
+  // 2. Startup: an activation is queued first, then the runner starts.
+  const [first] = await addAgents(w, 'startup', 1);
+  const firstResult = activate(client, first!);
+  const runner = await startRunner(w);
+  await firstResult;
+  const history = await client.workflow.getHandle(activationWorkflowId(first!)).fetchHistory();
+  const firstActivity = history.events?.find((e) => e.activityTaskStartedEventAttributes);
+  const firstTaskAt =
+    Number(firstActivity?.eventTime?.seconds ?? 0) * 1000 +
+    Math.floor((firstActivity?.eventTime?.nanos ?? 0) / 1e6);
+  console.log(
+    `startup: first task ${firstTaskAt - runner.startedAt} ms after the runner process started (prebuilt bundle)`,
+  );
+
+  // 3. Density: the model answers after 2 s; count activations in flight at once.
+  model.configure({ instant: false, defaultDelayMs: 2000 });
+  const densityAgents = await addAgents(w, 'dense', densityN);
+  t = Date.now();
+  const inFlightSamples: number[] = [];
+  const sampler = setInterval(() => inFlightSamples.push(model.stats().inFlight), 100);
+  const densityResults = await Promise.all(densityAgents.map((a) => activate(client, a)));
+  clearInterval(sampler);
+  const densityWall = Date.now() - t;
+  const ok = densityResults.filter((r) => r.outcome === 'succeeded').length;
+  const peakInFlight = Math.max(...inFlightSamples);
+  const rss = peakRssMiB(nodePidOf(runner.handle));
+  console.log(
+    `density: ${densityN} activations (2 model calls of 2 s each), ${ok} succeeded in ${(densityWall / 1000).toFixed(1)} s; ` +
+      `peak ${peakInFlight} model calls in flight at once; runner peak RSS ${rss.toFixed(0)} MiB ` +
+      `(target ≥ 200 concurrent within 512 MiB: ${peakInFlight >= 200 && rss <= 512 ? 'met' : 'NOT met'})`,
+  );
+
+  if (throughputN === 0) {
+    await finish();
+    return;
+  }
+  // 4. Throughput: instant model, three tool calls per activation.
+  model.configure({ instant: true, defaultDelayMs: 0 });
+  const tpAgents = await addAgents(w, 'tp', throughputN);
+  t = Date.now();
+  const tpResults = await Promise.all(tpAgents.map((a) => activate(client, a)));
+  const tpWall = (Date.now() - t) / 1000;
+  const tpOk = tpResults.filter((r) => r.outcome === 'succeeded').length;
+  const sample = await client.workflow.getHandle(activationWorkflowId(tpAgents[0]!)).fetchHistory();
+  const activities = (sample.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+  const rate = throughputN / tpWall;
+  console.log(
+    `throughput: ${throughputN} activations (${tpOk} succeeded, ${activities} activities each) in ${tpWall.toFixed(1)} s = ${rate.toFixed(1)} activations/s`,
+  );
+  await runner.handle.stop(30_000);
+
+  // Baseline: a bare workflow with the same number of no-op activities, on a worker process with
+  // the same settings, on the same server.
+  const baselinePort = await freePort();
+  const baseline = startEntryProcess('baseline', 'bench/support/baseline-worker.ts', {
+    ...w.env,
+    BENCH_BASELINE_PORT: String(baselinePort),
+  });
+  await waitForPort(baselinePort, 120_000);
+  t = Date.now();
+  await Promise.all(
+    Array.from({ length: throughputN }, (_, i) =>
+      client.workflow.execute('baselineWorkflow', {
+        taskQueue: 'bench-baseline',
+        workflowId: `baseline-${i}-${Date.now()}`,
+        args: [activities],
+      }),
+    ),
+  );
+  const baseWall = (Date.now() - t) / 1000;
+  const baseRate = throughputN / baseWall;
+  console.log(
+    `baseline: ${throughputN} bare workflows with ${activities} activities each in ${baseWall.toFixed(1)} s = ${baseRate.toFixed(1)} workflows/s; ` +
+      `ratio ${(rate / baseRate).toFixed(2)} (target ≥ 0.7)`,
+  );
+  await baseline.stop();
+  await finish();
+
+  async function finish(): Promise<void> {
+    await runner.handle.stop(30_000);
+    await connection.close();
+    await Promise.all([hub.close(), model.close()]);
+    await Promise.all([temporal.stop(), valkey.stop()]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
