@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 /**
  * `botburrow`: the operator CLI (see `botburrow --help` and README "Operator CLI"). This file only
- * wires the real Temporal, Valkey and definition store into `runCli`.
+ * wires the real Temporal, Valkey and definition store into `runCli`. Each is loaded on first use,
+ * so a command starts without the SDKs it does not need (the S3 SDK alone takes a second).
  */
-import { configKey, createDefinitionStore } from '../lib/definitions';
 import type { CliContext } from './context';
 import { runCli } from './main';
-import { connectTemporal } from './temporal';
-import { connectValkey } from './valkey';
 
 const context: CliContext = {
   env: process.env,
@@ -16,9 +14,13 @@ const context: CliContext = {
     err: (text) => process.stderr.write(`${text}\n`),
   },
   now: Date.now,
-  connectTemporal: (s) => connectTemporal(s),
-  connectValkey: (s) => connectValkey(s),
-  definitions(s) {
+  connectTemporal: async (s) => (await import('./temporal.js')).connectTemporal(s),
+  connectValkey: async (s) => (await import('./valkey.js')).connectValkey(s),
+  async definitions(s) {
+    const [{ createDefinitionStore }, { configKey }] = await Promise.all([
+      import('../lib/definitions/store.js'),
+      import('../lib/definitions/registry.js'),
+    ]);
     const store = createDefinitionStore(s);
     return {
       where: store.describe(),

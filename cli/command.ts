@@ -2,7 +2,7 @@
  * The shape of one CLI command: its words, positionals and options (for `node:util` parseArgs and
  * for the help text) and the function that runs it.
  */
-import { checkAgentId } from '../lib/definitions';
+import { checkAgentId } from '../lib/definitions/registry';
 import type { CommandDeps } from './context';
 import { usageError } from './errors';
 

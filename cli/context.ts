@@ -81,7 +81,7 @@ export interface CliContext {
   now(): number;
   connectTemporal(s: Settings): Promise<ActivationsApi>;
   connectValkey(s: Settings): Promise<ValkeyApi>;
-  definitions(s: Settings): DefinitionsApi;
+  definitions(s: Settings): Promise<DefinitionsApi>;
 }
 
 /** What one command receives besides its parsed arguments; connections are opened on first use. */
@@ -92,5 +92,5 @@ export interface CommandDeps {
   now(): number;
   temporal(): Promise<ActivationsApi>;
   valkey(): Promise<ValkeyApi>;
-  definitions(): DefinitionsApi;
+  definitions(): Promise<DefinitionsApi>;
 }

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Settings } from '../lib/config';
-import { AgentRegistry, createDefinitionStore } from '../lib/definitions';
+import { AgentRegistry } from '../lib/definitions/registry';
 import { DefinitionError } from '../lib/errors';
 import { GuardUnavailableError, createGuards, isUnavailableError } from '../lib/guards';
 import { Keys } from '../lib/keys';
@@ -90,8 +90,10 @@ function valkeyApi(redis: Redis, s: Settings): ValkeyApi {
     breakerReset: (agentId) => call('breaker reset', () => guards.breaker.reset(agentId)),
     budgetStatus: (agentId) => call('budget status', () => guards.budget.status(agentId)),
     invalidateCache: (agentId) =>
-      call('cache invalidate', () => {
-        // The store is only built here: invalidation never reads it, other commands never need it.
+      call('cache invalidate', async () => {
+        // Loaded here only: the store module pulls in the S3 SDK, which no other command needs
+        // (and invalidation never reads the store anyway).
+        const { createDefinitionStore } = await import('../lib/definitions/store.js');
         registry ??= new AgentRegistry({ store: createDefinitionStore(s), redis, keys, logger });
         return registry.invalidate(agentId);
       }),

@@ -74,7 +74,7 @@ const run: CommandSpec = {
     if (p.options.wait === true && p.options['no-wait'] === true)
       throw usageError('--wait and --no-wait contradict each other');
     const timeoutS = intOption(p, 'timeout', d.settings.activationTimeout + 300, 7 * 86400);
-    const defs = d.definitions();
+    const defs = await d.definitions();
     let exists: boolean;
     try {
       exists = await defs.exists(agentId);

@@ -125,7 +125,7 @@ function harness(
       connects.valkey++;
       return valkey;
     },
-    definitions: () => ({ where: 'folder ./defs', exists: async () => o.exists ?? true }),
+    definitions: async () => ({ where: 'folder ./defs', exists: async () => o.exists ?? true }),
   };
   return { ctx, stdout, stderr, temporal, valkey, connects };
 }
