@@ -33,7 +33,13 @@ const { skillSyncSources } = proxyActivities<SkillSyncActivities>({
 const { syncSkillSource } = proxyActivities<SkillSyncActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 4 },
+  retry: {
+    initialInterval: '2 seconds',
+    maximumInterval: '1 minute',
+    maximumAttempts: 4,
+    // The definitions bucket is missing or refuses us: retrying cannot help.
+    nonRetryableErrorTypes: ['NoSuchBucket', 'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch'],
+  },
 });
 
 function failureReason(err: unknown): string {

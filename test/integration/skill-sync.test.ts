@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSkillSyncActivities } from '../../activities/skill-sync';
@@ -43,8 +43,13 @@ afterAll(async () => {
 describe('skillSyncWorkflow through a real worker', () => {
   let s3: S3Server;
   let sourceA: { dir: string; remove(): void };
+  let bundle: { code: string };
 
   beforeAll(async () => {
+    bundle = await bundleWorkflowCode({
+      workflowsPath: path.resolve(__dirname, '../../workflows/skill-sync.ts'),
+      logger: new DefaultLogger('WARN'),
+    });
     s3 = await startS3(['defs', 'skill-src']);
     await uploadFolder(s3.client, 'skill-src', 'shared/', SOURCE_B);
     // Over the limit in the bucket too: its size comes from the listing, it is never downloaded.
@@ -76,7 +81,7 @@ describe('skillSyncWorkflow through a real worker', () => {
     const worker = await Worker.create({
       connection: nativeConnection,
       taskQueue,
-      workflowsPath: path.resolve(__dirname, '../../workflows/skill-sync.ts'),
+      workflowBundle: bundle,
       activities: createSkillSyncActivities({
         store,
         logger,
@@ -161,6 +166,34 @@ describe('skillSyncWorkflow through a real worker', () => {
     expect(second.copied).toBe(0);
     expect(second.unchanged).toBe(3);
     expect(second.rejected.length).toBe(11);
+  });
+
+  it('reports a source whose copy cannot be written (target bucket missing) without retrying it', async () => {
+    const store = new S3DefinitionStore({ client: s3.client, bucket: 'no-such-target' });
+    const taskQueue = unique('skill-sync-fail');
+    const nativeConnection = await NativeConnection.connect({ address: services().temporalAddress });
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: createSkillSyncActivities({ store, logger, s3: s3.client }),
+    });
+    const workflowId = unique('skill-sync-fail');
+    const result = await worker.runUntil(
+      runSkillSyncOnce(client, [SOURCE_B, 's3://skill-src/shared/'], { taskQueue, workflowId }),
+    );
+    await nativeConnection.close();
+    expect(result.copied).toBe(0);
+    expect(result.rejected).toEqual([
+      { source: SOURCE_B, reason: 'sync failed: The specified bucket does not exist' },
+      { source: 's3://skill-src/shared/', reason: 'sync failed: The specified bucket does not exist' },
+    ]);
+    // Non-retryable: each activity ran once (the started event records the last attempt).
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const attempts = (history.events ?? []).flatMap((e) =>
+      e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt] : [],
+    );
+    expect(attempts).toEqual([1, 1]);
   });
 });
 
