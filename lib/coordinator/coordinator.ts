@@ -65,11 +65,15 @@ export class Coordinator {
     this.running = this.run();
   }
 
-  /** Ends the current term, releases the lease and waits for the loops to finish. */
+  /**
+   * Stops the loops (aborting the long poll and any start/signal call in flight), waits for them to
+   * finish, and only then releases the lease: nothing this replica sent can land after the next
+   * leader took over.
+   */
   async stop(): Promise<void> {
     this.stopController.abort(new Error('coordinator stopping'));
-    await this.o.lease.stop();
     await this.running;
+    await this.o.lease.stop();
   }
 
   private async run(): Promise<void> {
@@ -125,7 +129,7 @@ export class Coordinator {
         continue;
       }
 
-      let outcome = await scheduler.schedule(agents, stillLeader, complete);
+      let outcome = await scheduler.schedule(agents, stillLeader, complete, signal);
       if (
         !complete &&
         outcome.scheduled.length === 0 &&
@@ -136,7 +140,7 @@ export class Coordinator {
         // the batch for as long as those activations run: look at the complete list instead.
         try {
           const all = await hub.listAgentsWithNotifications({ signal });
-          outcome = merge(outcome, await scheduler.schedule(all, stillLeader, true));
+          outcome = merge(outcome, await scheduler.schedule(all, stillLeader, true, signal));
         } catch (err) {
           if (signal.aborted) break;
           await sleep(this.hubHealth.failed(err), signal);

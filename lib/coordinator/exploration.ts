@@ -132,7 +132,11 @@ export class ExplorationPlanner {
       }
       const startedAt = this.wallNow();
       try {
-        const result = await this.o.starter.startExploration(c.agentId, new Date(startedAt).toISOString());
+        const result = await this.o.starter.startExploration(
+          c.agentId,
+          new Date(startedAt).toISOString(),
+          signal,
+        );
         if (result === 'running') {
           this.skip(out, c.agentId, 'running');
           return;

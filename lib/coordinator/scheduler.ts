@@ -140,12 +140,13 @@ export class NotificationScheduler {
   /**
    * Signals-with-start every due agent of `agents`. `stillLeader` is checked right before each call,
    * so nothing is scheduled after the lease could have passed to another replica.
-   * `complete` says the answer was not truncated by a batch size.
+   * `complete` says the answer was not truncated by a batch size; `signal` cancels calls in flight.
    */
   async schedule(
     agents: readonly AgentWithNotifications[],
     stillLeader: () => boolean,
     complete: boolean,
+    signal?: AbortSignal,
   ): Promise<ScheduleOutcome> {
     const out: ScheduleOutcome = { scheduled: [], deduped: [], skipped: [], failed: [], interrupted: false };
     if (complete) this.recent.observeComplete(new Set(agents.map((a) => a.id)));
@@ -174,7 +175,7 @@ export class NotificationScheduler {
         return;
       }
       try {
-        await this.o.starter.signalNotification(agent.id, new Date(this.wallNow()).toISOString());
+        await this.o.starter.signalNotification(agent.id, new Date(this.wallNow()).toISOString(), signal);
         this.recent.record(agent.id, count, renewed);
         this.o.metrics.scheduled.inc({ trigger: 'notification', queue: TaskQueue.high });
         out.scheduled.push(agent.id);

@@ -26,37 +26,44 @@ function searchAttributes(agentId: string, trigger: ActivationTrigger) {
 /** Builds the starter; calls fail after `callTimeoutMs` rather than wait out a Temporal outage. */
 export function createTemporalStarter(client: Client, o: TemporalStarterOptions = {}): ActivationStarter {
   const callTimeoutMs = o.callTimeoutMs ?? 5000;
-  const bounded = <T>(fn: () => Promise<T>): Promise<T> =>
-    client.connection.withDeadline(Date.now() + callTimeoutMs, fn);
+  // A deadline bounds the SDK's own retries; the abort signal cancels the call when the term ends.
+  const bounded = <T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
+    const withDeadline = (): Promise<T> => client.connection.withDeadline(Date.now() + callTimeoutMs, fn);
+    return signal ? client.connection.withAbortSignal(signal, withDeadline) : withDeadline();
+  };
 
   return {
-    async signalNotification(agentId, requestedAt) {
+    async signalNotification(agentId, requestedAt, signal) {
       const input: ActivationInput = { agentId, trigger: 'notification', requestedAt };
-      await bounded(() =>
-        client.workflow.signalWithStart(ACTIVATION_WORKFLOW, {
-          workflowId: activationWorkflowId(agentId),
-          taskQueue: TaskQueue.high,
-          args: [input],
-          signal: INBOX_UPDATED_SIGNAL,
-          signalArgs: [],
-          // A running activation (of any trigger) takes the signal; only a closed one is restarted.
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          typedSearchAttributes: searchAttributes(agentId, 'notification'),
-        }),
+      await bounded(
+        () =>
+          client.workflow.signalWithStart(ACTIVATION_WORKFLOW, {
+            workflowId: activationWorkflowId(agentId),
+            taskQueue: TaskQueue.high,
+            args: [input],
+            signal: INBOX_UPDATED_SIGNAL,
+            signalArgs: [],
+            // A running activation (of any trigger) takes the signal; only a closed one is restarted.
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            typedSearchAttributes: searchAttributes(agentId, 'notification'),
+          }),
+        signal,
       );
     },
 
-    async startExploration(agentId, requestedAt) {
+    async startExploration(agentId, requestedAt, signal) {
       const input: ActivationInput = { agentId, trigger: 'exploration', requestedAt };
       try {
-        await bounded(() =>
-          client.workflow.start(ACTIVATION_WORKFLOW, {
-            workflowId: activationWorkflowId(agentId),
-            taskQueue: TaskQueue.normal,
-            args: [input],
-            workflowIdConflictPolicy: 'FAIL',
-            typedSearchAttributes: searchAttributes(agentId, 'exploration'),
-          }),
+        await bounded(
+          () =>
+            client.workflow.start(ACTIVATION_WORKFLOW, {
+              workflowId: activationWorkflowId(agentId),
+              taskQueue: TaskQueue.normal,
+              args: [input],
+              workflowIdConflictPolicy: 'FAIL',
+              typedSearchAttributes: searchAttributes(agentId, 'exploration'),
+            }),
+          signal,
         );
         return 'started';
       } catch (err) {

@@ -22,10 +22,17 @@ export interface CoordinatorHub {
 
 /** Starts or signals activation workflows (Temporal behind it; see `temporal-starter.ts`). */
 export interface ActivationStarter {
-  /** Signal-with-start on `botburrow-high`: signals a running activation, starts one otherwise. */
-  signalNotification(agentId: string, requestedAt: string): Promise<void>;
+  /**
+   * Signal-with-start on `botburrow-high`: signals a running activation, starts one otherwise.
+   * `signal` cancels the call in flight (leadership ended).
+   */
+  signalNotification(agentId: string, requestedAt: string, signal?: AbortSignal): Promise<void>;
   /** Starts an exploration activation on `botburrow-normal`; `'running'` when one already runs. */
-  startExploration(agentId: string, requestedAt: string): Promise<'started' | 'running'>;
+  startExploration(
+    agentId: string,
+    requestedAt: string,
+    signal?: AbortSignal,
+  ): Promise<'started' | 'running'>;
 }
 
 /** Decides whether an agent may be activated now: undefined, or the reason to skip it. */

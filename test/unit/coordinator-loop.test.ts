@@ -55,12 +55,12 @@ afterEach(async () => {
 
 function build(
   hub: CoordinatorHub,
-  o: { store?: LeaseStore; pollIntervalMs?: number; idlePauseMs?: number } = {},
+  o: { store?: LeaseStore; pollIntervalMs?: number; idlePauseMs?: number; starter?: ActivationStarter } = {},
 ) {
   const { logger, lines } = recordingLogger();
   const metrics = createMetrics(new Registry(), { defaults: false });
   const signalled: string[] = [];
-  const starter: ActivationStarter = {
+  const starter: ActivationStarter = o.starter ?? {
     async signalNotification(id) {
       signalled.push(id);
     },
@@ -201,5 +201,38 @@ describe('Coordinator poll loop', () => {
     expect(lease.isLeader()).toBe(false);
     expect(aborted).toBe(1);
     expect(started).toBe(1);
+  });
+
+  it('on stop, cancels the start/signal call in flight before it releases the lease', async () => {
+    const events: string[] = [];
+    const base = memoryStore();
+    const store: LeaseStore = {
+      acquire: (o, t) => base.acquire(o, t),
+      extend: (o, t) => base.extend(o, t),
+      release: async (o) => {
+        events.push('release');
+        return base.release(o);
+      },
+    };
+    const starter: ActivationStarter = {
+      signalNotification: (_id, _at, signal) =>
+        new Promise((_, reject) => {
+          events.push('call started');
+          signal?.addEventListener('abort', () => {
+            events.push('call aborted');
+            reject(new Error('cancelled'));
+          });
+        }),
+      async startExploration() {
+        return 'started';
+      },
+    };
+    const hub = hubWith({ pollNotifications: async () => [a('slow')] });
+    const { c } = build(hub, { store, starter });
+    c.start();
+    await wait(200);
+    expect(events).toEqual(['call started']);
+    await c.stop();
+    expect(events).toEqual(['call started', 'call aborted', 'release']);
   });
 });
