@@ -125,10 +125,19 @@ export class ScenarioError extends Error {
   override readonly name = 'ScenarioError';
 }
 
-/** Compiles `pattern` or `/pattern/flags`. */
+const compiled = new Map<string, RegExp>();
+
+/** Compiles `pattern` or `/pattern/flags` (cached: every request runs every rule's patterns). */
 export function compileRegex(text: string): RegExp {
-  const m = /^\/([\s\S]*)\/([dgimsuy]*)$/.exec(text);
-  return m ? new RegExp(m[1] ?? '', m[2]) : new RegExp(text);
+  let re = compiled.get(text);
+  if (!re) {
+    const m = /^\/([\s\S]*)\/([dgimsuy]*)$/.exec(text);
+    // `g` and `y` would make a shared RegExp stateful (lastIndex): dropped, matching is first-hit.
+    re = m ? new RegExp(m[1] ?? '', (m[2] ?? '').replace(/[gy]/g, '')) : new RegExp(text);
+    if (compiled.size > 10_000) compiled.clear();
+    compiled.set(text, re);
+  }
+  return re;
 }
 
 function describeIssues(where: string, error: z.ZodError): string {

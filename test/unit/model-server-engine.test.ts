@@ -3,6 +3,7 @@ import { decide, firstQuestion, renderInput, renderTemplate } from '../../dev/mo
 import { countInputTokens, InvalidRequest, validateRequest, viewOf } from '../../dev/model-server/messages';
 import type { MessagesRequest } from '../../dev/model-server/messages';
 import {
+  compileRegex,
   demoScenarioPath,
   loadScenarioFile,
   parseScenario,
@@ -251,6 +252,15 @@ describe('decide', () => {
       ),
     );
     expect(d).toMatchObject({ rule: 'second', text: 'turn 2' });
+  });
+});
+
+describe('compileRegex', () => {
+  it('takes /pattern/flags and stays stateless across requests even with g', () => {
+    const re = compileRegex('/OTTO/gi');
+    expect(re.test('otto')).toBe(true);
+    expect(compileRegex('/OTTO/gi').test('otto')).toBe(true);
+    expect(compileRegex('^a.c$').test('abc')).toBe(true);
   });
 });
 
