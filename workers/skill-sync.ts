@@ -119,9 +119,32 @@ async function main(): Promise<void> {
   );
   const connection = await Connection.connect(connectionOptions);
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
+  let worker: Worker | undefined;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'shutting down');
+    stopping = true;
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
   try {
+    // Serve /health at once: bundling the workflow code can take a while on a small CPU limit.
+    ops = await startOpsServer({
+      port: settings.metricsPort ?? 9092,
+      registry: metrics.registry,
+      logger,
+      extraMetrics: sdkMetrics,
+      readiness: {
+        worker: () => worker?.getState() === 'RUNNING',
+        temporal: async () => {
+          await connection.workflowService.getSystemInfo({});
+          return true;
+        },
+      },
+    });
     const client = new Client({ connection, namespace });
-    const worker = await Worker.create({
+    worker = await Worker.create({
       connection: nativeConnection,
       namespace,
       taskQueue: TaskQueue.maintenance,
@@ -134,25 +157,7 @@ async function main(): Promise<void> {
       }),
     });
     await ensureSkillSyncSchedule(client, { intervalSeconds: settings.skillSyncInterval ?? 3600, logger });
-    ops = await startOpsServer({
-      port: settings.metricsPort ?? 9092,
-      registry: metrics.registry,
-      logger,
-      extraMetrics: sdkMetrics,
-      readiness: {
-        worker: () => worker.getState() === 'RUNNING',
-        temporal: async () => {
-          await connection.workflowService.getSystemInfo({});
-          return true;
-        },
-      },
-    });
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    if (stopping) return;
     logger.info(
       { taskQueue: TaskQueue.maintenance, sources: settings.skillSyncSources },
       'skill-sync worker started',
