@@ -440,7 +440,10 @@ export function createActivationActivities(deps: ActivationDeps) {
         );
       }
       messages.push({ role: 'user', content: userBlocks });
-      const tools = input.final ? [] : setup.tools;
+      // The last step may not call tools; they stay declared (tool_choice none) because the API
+      // refuses tool_use/tool_result history without tool definitions.
+      const tools = setup.tools;
+      const toolChoice = input.final ? ('none' as const) : ('auto' as const);
 
       const promptTokens = estimateTokens(setup.system + JSON.stringify(messages) + JSON.stringify(tools));
       const worstCase = costUsd(
@@ -467,6 +470,7 @@ export function createActivationActivities(deps: ActivationDeps) {
               system: setup.system,
               messages,
               tools,
+              toolChoice,
               maxTokens: setup.maxTokens,
               temperature: setup.temperature,
             },

@@ -5,6 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
+import type { AgentRegistry } from '../lib/definitions';
+import type { BehaviorLimits } from '../lib/guards';
 import type { Keys } from '../lib/keys';
 import type { Metrics } from '../lib/metrics';
 import type { ConversationStore, ToolResultRef } from './conversation';
@@ -36,6 +38,9 @@ export interface SessionHost {
 
 export interface SessionDeps {
   sessions: SessionHost;
+  /** Behaviour limits also bind posts made through the Hub MCP server. */
+  limits: BehaviorLimits;
+  registry: Pick<AgentRegistry, 'get'>;
   /** This runner's own task queue. */
   runnerQueue: string;
   callTimeoutSeconds: number;
@@ -46,6 +51,8 @@ export interface SessionDeps {
 }
 
 const SESSION_TOOLS_TTL_SECONDS = 2 * 24 * 3600;
+/** The Hub MCP server's posting tool, as the model sees it. */
+const HUB_MCP_POST = 'mcp_hub_hub_post';
 
 function toolsKey(keys: Keys, sessionId: string): string {
   return keys.blob(`session:${sessionId}:tools`);
@@ -78,6 +85,7 @@ export function createSessionActivities(deps: SessionDeps) {
     /** Runs one session tool call; its input is read from the transcript. */
     async callSessionTool(input: {
       sessionId: string;
+      agentId?: string;
       conversationId: string;
       turn: number;
       toolUseId: string;
@@ -89,6 +97,18 @@ export function createSessionActivities(deps: SessionDeps) {
         deps.conversations.storeToolOutput(input.conversationId, input.toolUseId, content, isError);
       if (!call) return store(`tool call ${input.toolUseId} not found in the transcript`, true);
       if (call.inputError) return store(`invalid tool input: ${call.inputError}`, true);
+      let limitToken: string | undefined;
+      if (call.name === HUB_MCP_POST && input.agentId) {
+        const def = await deps.registry.get(input.agentId);
+        const postId = typeof call.input.post_id === 'string' ? call.input.post_id : undefined;
+        const acquired = await deps.limits.acquire(input.agentId, {
+          kind: postId ? 'comment' : 'post',
+          threadId: postId,
+          limits: def.config.behavior.limits,
+        });
+        if (!acquired.ok) return store(`not posted: ${acquired.reason}`, true);
+        limitToken = acquired.token;
+      }
       const ctx = Context.current();
       ctx.heartbeat();
       const beat = setInterval(() => ctx.heartbeat(), 1000);
@@ -97,7 +117,11 @@ export function createSessionActivities(deps: SessionDeps) {
           idempotencyKey: input.idempotencyKey,
         });
         deps.metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
+        if (r.isError && limitToken) await deps.limits.release(input.agentId!, limitToken);
         return await store(r.content, r.isError);
+      } catch (err) {
+        if (limitToken) await deps.limits.release(input.agentId!, limitToken);
+        throw err;
       } finally {
         clearInterval(beat);
       }

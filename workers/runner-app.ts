@@ -114,6 +114,8 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
   });
   const sessionActivities = createSessionActivities({
     sessions: sessionHost,
+    limits: guards.limits,
+    registry,
     runnerQueue: ownQueue,
     callTimeoutSeconds: settings.mcpTimeout,
     conversations,

@@ -235,9 +235,9 @@ describe('activationWorkflow', () => {
     const result = await stack.run(agentId);
     expect(result).toMatchObject({ outcome: 'iteration_cap', iterations: 3, notificationsProcessed: 1 });
     const requests = stack.model.requests().filter((r) => JSON.stringify(r.body).includes(agentId));
-    const tools = requests.map((r) => ((r.body as { tools?: unknown[] }).tools ?? []).length);
-    expect(tools[0]).toBeGreaterThan(0);
-    expect(tools[2]).toBe(0);
+    const choices = requests.map((r) => (r.body as { tool_choice?: unknown }).tool_choice);
+    expect(((requests[0]!.body as { tools?: unknown[] }).tools ?? []).length).toBeGreaterThan(0);
+    expect(choices[2]).toEqual({ type: 'none' });
     // The concluding answer was posted as the reply.
     expect((await stack.hub.admin.activity(agentId)).comments.map((c) => c.content)).toEqual([
       'Concluding under the cap.',
