@@ -84,8 +84,16 @@ class TemporalActivations implements ActivationsApi {
     this.where = `${s.temporalAddress} namespace ${s.temporalNamespace}`;
   }
 
-  /** Runs one call under the call deadline, translating "cannot reach the server" into exit 4. */
-  private async call<T>(operation: string, fn: () => Promise<T>, timeoutMs = this.callTimeoutMs): Promise<T> {
+  /**
+   * Runs one call under a deadline, translating "cannot reach the server" into exit 4 and a passed
+   * deadline into `onDeadline()` (default: exit 1 naming the operation).
+   */
+  private async call<T>(
+    operation: string,
+    fn: () => Promise<T>,
+    timeoutMs = this.callTimeoutMs,
+    onDeadline?: () => CliError,
+  ): Promise<T> {
     try {
       return await this.connection.withDeadline(Date.now() + timeoutMs, fn);
     } catch (err) {
@@ -106,6 +114,7 @@ class TemporalActivations implements ActivationsApi {
         );
       }
       if (code === GRPC_DEADLINE_EXCEEDED) {
+        if (onDeadline) throw onDeadline();
         throw new CliError(
           ExitCode.failed,
           `${operation}: Temporal at ${this.where} did not answer within ${timeoutMs / 1000}s`,
@@ -156,19 +165,19 @@ class TemporalActivations implements ActivationsApi {
   async result(ref: ActivationRef, timeoutMs: number): Promise<ActivationResult> {
     const handle = this.client.workflow.getHandle(ref.workflowId, ref.runId, { followRuns: false });
     try {
-      return (await this.call('wait for the result', () => handle.result(), timeoutMs)) as ActivationResult;
-    } catch (err) {
-      if (
-        err instanceof CliError &&
-        err.exitCode === ExitCode.failed &&
-        /did not answer within/.test(err.message)
-      ) {
-        throw new CliError(
+      const stillRunning = (): CliError =>
+        new CliError(
           ExitCode.stillRunning,
           `${ref.workflowId} is still running after ${timeoutMs / 1000}s; ` +
             `follow it with: botburrow activation status ${ref.workflowId.replace(/^activation-/, '')}`,
         );
-      }
+      return (await this.call(
+        'wait for the result',
+        () => handle.result(),
+        timeoutMs,
+        stillRunning,
+      )) as ActivationResult;
+    } catch (err) {
       if (err instanceof WorkflowFailedError) {
         const cause = err.cause ? `${err.cause.name}: ${err.cause.message}` : err.message;
         throw new CliError(

@@ -110,6 +110,7 @@ const run: CommandSpec = {
       );
       return ExitCode.ok;
     }
+    d.output.err(`waiting up to ${timeoutS}s for the result (Ctrl-C stops waiting, not the activation)`);
     const result = await temporal.result(ref, timeoutS * 1000);
     d.output.out(d.json ? JSON.stringify({ ...ref, joined, ...result }, null, 2) : formatResult(ref, result));
     return outcomeExitCode(result.outcome);

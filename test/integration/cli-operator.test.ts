@@ -183,6 +183,17 @@ describe('botburrow CLI against a real stack', () => {
       live: { agentId, phase: 'notifications', iteration: 1, stopping: null },
     });
 
+    // A second run joins the running activation; --timeout gives up waiting (exit 6), not the run.
+    const impatient = await run('activation', 'run', agentId, '--timeout', '2');
+    expect(impatient.code, impatient.stderr).toBe(6);
+    expect(impatient.stderr).toMatch(
+      new RegExp(`activation-${agentId} was already running \\(run \\w{8}, trigger notification\\)`),
+    );
+    expect(impatient.stderr).toMatch(
+      /is still running after 2s; follow it with: botburrow activation status/,
+    );
+    expect(impatient.ms).toBeLessThan(12_000);
+
     const cancel = await run('activation', 'cancel', agentId, '--reason', 'cli test');
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(

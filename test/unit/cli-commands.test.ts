@@ -233,7 +233,10 @@ describe('activation run', () => {
       requestedAt: new Date(NOW).toISOString(),
     });
     expect(queue).toBe('botburrow-normal');
-    expect(h.stderr[0]).toBe('started activation-ann (run run-1-ab) on botburrow-normal');
+    expect(h.stderr).toEqual([
+      'started activation-ann (run run-1-ab) on botburrow-normal',
+      'waiting up to 900s for the result (Ctrl-C stops waiting, not the activation)',
+    ]);
     const out = h.stdout.join('\n');
     expect(out).toMatch(/^outcome\s+succeeded$/m);
     expect(out).toMatch(/^tokens\s+1000 \(900 in, 100 out\)$/m);
