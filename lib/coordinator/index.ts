@@ -73,7 +73,7 @@ export function buildCoordinator(d: CoordinatorDeps): Coordinator {
     logger,
     // The safety-net re-signal of an agent that still has unread notifications grows up to one
     // poll interval: never slower than the Hub-listing fallback would be.
-    dedupe: { baseMs: 3000, maxMs: Math.max(3000, pollIntervalMs) },
+    dedupe: { baseMs: 5000, maxMs: Math.max(5000, pollIntervalMs) },
   });
   const exploration = new ExplorationPlanner({
     hub: d.hub,

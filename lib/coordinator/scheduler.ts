@@ -131,7 +131,7 @@ export class NotificationScheduler {
     this.concurrency = o.concurrency ?? 32;
     this.wallNow = o.wallNow ?? Date.now;
     this.recent = new RecentlyScheduled({
-      baseMs: o.dedupe?.baseMs ?? 3000,
+      baseMs: o.dedupe?.baseMs ?? 5000,
       maxMs: o.dedupe?.maxMs ?? 30_000,
       now: o.now ?? (() => performance.now()),
     });
@@ -156,6 +156,9 @@ export class NotificationScheduler {
       if (d.due) due.push({ agent, renewed: d.renewed });
       else out.deduped.push(agent.id);
     }
+    // New notifications first; safety-net re-signals of agents already signalled go last, so a
+    // backlog of re-signals never delays an agent that has not been signalled yet.
+    due.sort((a, b) => Number(a.renewed) - Number(b.renewed));
     await forEachLimit(due, this.concurrency, async ({ agent, renewed }) => {
       if (!stillLeader()) {
         out.interrupted = true;

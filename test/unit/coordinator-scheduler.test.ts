@@ -225,4 +225,24 @@ describe('NotificationScheduler', () => {
     expect(new Set(calls).size).toBe(1000);
     expect(stats.maxInFlight).toBe(32);
   });
+
+  it('signals agents with new notifications before safety-net re-signals', async () => {
+    const metrics = createMetrics(new Registry(), { defaults: false });
+    const { starter, calls } = fakeStarter();
+    let t = 0;
+    const s = new NotificationScheduler({
+      starter,
+      gate: gate({}),
+      metrics,
+      logger: quiet,
+      concurrency: 1,
+      dedupe: { baseMs: 1000, maxMs: 8000 },
+      now: () => t,
+    });
+    await s.schedule([agent('old-1'), agent('old-2')], () => true, true);
+    t = 1500;
+    calls.length = 0;
+    await s.schedule([agent('old-1'), agent('old-2'), agent('new-1'), agent('new-2')], () => true, true);
+    expect(calls).toEqual(['new-1', 'new-2', 'old-1', 'old-2']);
+  });
 });
