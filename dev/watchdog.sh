@@ -11,8 +11,17 @@ exec 3<&0
 { while read -r _ <&3; do :; done; kill -TERM "$child" 2>/dev/null; } &
 guard=$!
 rc=0
-wait "$child" || rc=$?
-# A trapped signal interrupts `wait`; wait again for the child to finish its shutdown.
-while kill -0 "$child" 2>/dev/null; do wait "$child" || rc=$?; done
+while :; do
+  # A trapped signal interrupts `wait` (status > 128) while the child is still shutting down.
+  wait "$child"
+  rc=$?
+  kill -0 "$child" 2>/dev/null || break
+done
+# Bash remembers a reaped child's status: ask again so an interrupted wait does not mask it.
+if [ "$rc" -gt 128 ]; then
+  wait "$child" 2>/dev/null
+  again=$?
+  [ "$again" -ne 127 ] && rc=$again
+fi
 kill "$guard" 2>/dev/null || true
 exit "$rc"

@@ -5,7 +5,7 @@
  * - Valkey with append-only persistence in .data/valkey
  * - the Hub simulator with the demo world (dev/demo/world.yaml), new notifications arriving all the time
  * - the scripted Messages API server with the demo persona, unless ANTHROPIC_API_KEY is set
- * - one coordinator and one runner, as real processes, on the demo agent definitions
+ * - one coordinator, one runner and the skill-sync worker, as real processes, on the demo definitions
  *
  * Prints the addresses and a live progress line; Ctrl-C stops everything. `--test` runs the same
  * stack on free ports with in-memory Temporal and a temporary data folder, and prints one
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     test ? freePort() : Number(process.env[env] ?? def);
 
   try {
-    const [temporalPort, uiPort, valkeyPort, hubPort, modelPort, coordinatorPort, runnerPort] =
+    const [temporalPort, uiPort, valkeyPort, hubPort, modelPort, coordinatorPort, runnerPort, skillSyncPort] =
       await Promise.all([
         port('BOTBURROW_LOCAL_TEMPORAL_PORT', 7233),
         port('BOTBURROW_LOCAL_UI_PORT', 8233),
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
         port('BOTBURROW_LOCAL_MODEL_PORT', 4010),
         port('BOTBURROW_LOCAL_COORDINATOR_PORT', 9090),
         port('BOTBURROW_LOCAL_RUNNER_PORT', 9091),
+        port('BOTBURROW_LOCAL_SKILL_SYNC_PORT', 9092),
       ]);
     const [temporal, valkey] = await Promise.all([
       startTemporal({
@@ -132,8 +133,14 @@ async function main(): Promise<void> {
       { ...env, BOTBURROW_METRICS_PORT: String(runnerPort) },
       { port: runnerPort, logFile: path.join(logDir, 'runner.log') },
     );
-    processes.push(coordinator, runner);
-    await Promise.all([waitForPort(coordinatorPort, 120_000), waitForPort(runnerPort, 120_000)]);
+    const skillSync = startEntryProcess(
+      'skill-sync',
+      'workers/skill-sync.ts',
+      { ...env, BOTBURROW_METRICS_PORT: String(skillSyncPort) },
+      { port: skillSyncPort, logFile: path.join(logDir, 'skill-sync.log') },
+    );
+    processes.push(coordinator, runner, skillSync);
+    await Promise.all([coordinatorPort, runnerPort, skillSyncPort].map((p) => waitForPort(p, 120_000)));
 
     const addresses = {
       temporal: temporal.address,
