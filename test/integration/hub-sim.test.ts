@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HubClient } from '../../lib/hub/client';
 import { createHubSimulator } from '../../dev/hub-sim/server';
-import type { HubSimulator } from '../../dev/hub-sim/server';
+import type { HubSimulator, PollStats } from '../../dev/hub-sim/server';
 
 const ROOT = path.resolve(__dirname, '../..');
 const seed = {
@@ -31,17 +31,26 @@ describe('Hub simulator', () => {
     await sim.admin.reset();
   });
 
+  /** Poll statistics once `ready` holds (checked every 20 ms, up to 5 s). */
+  async function statsWhen(ready: (s: PollStats) => boolean): Promise<PollStats> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const stats = await sim.admin.pollStats();
+      if (ready(stats) || Date.now() > deadline) return stats;
+      await sleep(20);
+    }
+  }
+
   it('counts polls per client, open polls, and the most distinct pollers open at once', async () => {
     const a = hub('replica-a').pollNotifications({ timeoutSeconds: 10, batchSize: 10 });
     const a2 = hub('replica-a').pollNotifications({ timeoutSeconds: 10, batchSize: 10 });
-    await sleep(150);
-    let stats = await sim.admin.pollStats();
+    // Wait until both polls are held open (a fixed sleep is flaky on a loaded machine).
+    let stats = await statsWhen((s) => s.open_now === 2);
     expect(stats.clients['replica-a']).toEqual({ total: 2, open: 2 });
     // Two polls of one client are one distinct poller.
     expect(stats.max_concurrent_distinct_pollers).toBe(1);
     const b = hub('replica-b').pollNotifications({ timeoutSeconds: 10, batchSize: 10 });
-    await sleep(150);
-    stats = await sim.admin.pollStats();
+    stats = await statsWhen((s) => s.open_now === 3);
     expect(stats.open_now).toBe(3);
     expect(stats.max_concurrent_distinct_pollers).toBe(2);
     await sim.admin.injectNotification({ agent_id: 'beta' });
