@@ -62,6 +62,11 @@ async function main(): Promise<void> {
       process.once('SIGINT', resolve);
     });
     logger.info({ signal }, 'stopping: releasing the leader lease');
+    // A stuck dependency must not keep a stopping pod alive; the lease then expires by itself.
+    setTimeout(() => {
+      logger.error('shutdown took longer than 10 s: exiting anyway');
+      process.exit(1);
+    }, 10_000).unref();
   } finally {
     await coordinator.stop();
     await ops.close();

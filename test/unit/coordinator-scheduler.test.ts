@@ -2,6 +2,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { NotificationScheduler, RecentlyScheduled, forEachLimit } from '../../lib/coordinator/scheduler';
+import { createAgentGate } from '../../lib/coordinator/types';
 import type { ActivationStarter, AgentGate, SkipReason } from '../../lib/coordinator/types';
 import type { Logger } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
@@ -244,5 +245,32 @@ describe('NotificationScheduler', () => {
     calls.length = 0;
     await s.schedule([agent('old-1'), agent('old-2'), agent('new-1'), agent('new-2')], () => true, true);
     expect(calls).toEqual(['new-1', 'new-2', 'old-1', 'old-2']);
+  });
+});
+
+describe('createAgentGate', () => {
+  const guards = (paused: boolean, state: 'closed' | 'open' | 'half_open', fail = false) => ({
+    pauseFlags: {
+      isPaused: async () => {
+        if (fail) throw new Error('Valkey unavailable');
+        return { paused };
+      },
+    },
+    breaker: { status: async () => ({ state }) },
+  });
+
+  it('maps pause and breaker state to skip reasons; half-open is let through', async () => {
+    expect(await createAgentGate(guards(false, 'closed')).check('a')).toBeUndefined();
+    expect(await createAgentGate(guards(false, 'half_open')).check('a')).toBeUndefined();
+    expect(await createAgentGate(guards(true, 'closed')).check('a')).toBe('paused');
+    expect(await createAgentGate(guards(true, 'open')).check('a')).toBe('paused');
+    expect(await createAgentGate(guards(false, 'open')).check('a')).toBe('circuit_open');
+  });
+
+  it('fails closed with guard_unavailable when Valkey does not answer', async () => {
+    const errors: string[] = [];
+    const gate = createAgentGate(guards(false, 'closed', true), (_id, err) => errors.push(err));
+    expect(await gate.check('a')).toBe('guard_unavailable');
+    expect(errors).toEqual(['Error: Valkey unavailable']);
   });
 });
