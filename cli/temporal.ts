@@ -31,6 +31,11 @@ const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_NOT_FOUND = 5;
 
+const MISSING_ATTRIBUTES_HINT =
+  'The namespace lacks the Botburrow search attributes: register them (the k8s Job ' +
+  "register-search-attributes, or 'temporal operator search-attribute create' with the names in " +
+  'lib/contract.ts SEARCH_ATTRIBUTE_REGISTRATIONS).';
+
 /** The operator-facing message for "cannot reach Temporal at `address`". */
 export function temporalUnreachableMessage(address: string, cause: string): string {
   return (
@@ -121,7 +126,17 @@ class TemporalActivations implements ActivationsApi {
         );
       }
       if (err instanceof ServiceError || code !== undefined) {
-        throw new CliError(ExitCode.failed, `${operation} failed on Temporal at ${this.where}: ${message}`);
+        // The SDK's ServiceError says "Failed to list workflows"; the gRPC cause says why.
+        const cause = err instanceof ServiceError && err.cause ? `: ${err.cause.message}` : '';
+        const detail = `${message}${cause}`;
+        const hint =
+          /Botburrow\w+/.test(detail) && /search attribute/i.test(detail)
+            ? `. ${MISSING_ATTRIBUTES_HINT}`
+            : '';
+        throw new CliError(
+          ExitCode.failed,
+          `${operation} failed on Temporal at ${this.where}: ${detail}${hint}`,
+        );
       }
       throw err;
     }

@@ -6,12 +6,15 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../dev/services';
 import type { Scenario } from '../../dev/model-server/scenario';
 import { SearchAttr, activationWorkflowId } from '../../lib/contract';
 import type { ActivationStack } from '../support/stack';
 import { startStack } from '../support/stack';
+import { unique } from '../support/env';
 
 const ROOT = path.resolve(__dirname, '../..');
 const POST_ID = 'p-cli';
@@ -257,13 +260,22 @@ describe('botburrow CLI against a real stack', () => {
     expect(table.stdout).toMatch(/^failures\s+0$/m);
   });
 
-  it('not found, bad usage, and unreachable servers have their exit codes and say what to do', async () => {
+  it('not found, bad usage, a wrong namespace and unreachable servers have their exit codes and say what to do', async () => {
     const [temporalPort, valkeyPort] = [await freePort(), await freePort()];
-    const [noRun, noAgent, usage, help, noTemporal, noValkey] = await Promise.all([
+    const bare = unique('ns-bare');
+    const connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS! });
+    await connection.workflowService.registerNamespace({
+      namespace: bare,
+      workflowExecutionRetentionPeriod: msToTs(3600 * 1000),
+    });
+    await connection.close();
+    const [noRun, noAgent, usage, help, noAttributes, noNamespace, noTemporal, noValkey] = await Promise.all([
       run('activation', 'status', 'never-ran'),
       run('activation', 'run', 'no-such-agent'),
       run('activation', 'run'),
       run('--help'),
+      cli({ ...stack.env, TEMPORAL_NAMESPACE: bare }, 'activation', 'list', '--agent', 'cli-ok'),
+      cli({ ...stack.env, TEMPORAL_NAMESPACE: 'no-such-namespace' }, 'activation', 'list'),
       cli({ ...stack.env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}` }, 'activation', 'list'),
       cli(
         { ...stack.env, BOTBURROW_REDIS_URL: `redis://127.0.0.1:${valkeyPort}` },
@@ -283,6 +295,15 @@ describe('botburrow CLI against a real stack', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Exit codes:/);
 
+    expect(noAttributes.code, noAttributes.stderr).toBe(1);
+    expect(noAttributes.stderr).toMatch(
+      /invalid search attribute: BotburrowAgentId\. The namespace lacks the Botburrow search attributes/,
+    );
+    expect(noNamespace.code, noNamespace.stderr).toBe(1);
+    expect(noNamespace.stderr).toContain(
+      "Temporal namespace 'no-such-namespace' does not exist at " +
+        `${stack.env.TEMPORAL_ADDRESS} (TEMPORAL_NAMESPACE): set TEMPORAL_NAMESPACE`,
+    );
     expect(noTemporal.code, noTemporal.stderr).toBe(4);
     expect(noTemporal.stderr).toContain(
       `Temporal not reachable at 127.0.0.1:${temporalPort} (TEMPORAL_ADDRESS): is the server running? ` +
