@@ -147,6 +147,7 @@ export class Coordinator {
           continue;
         }
       }
+      if (signal.aborted) break;
       logger.debug(
         {
           kind,
@@ -183,6 +184,7 @@ export class Coordinator {
       let delay = jittered(this.o.pollIntervalMs, 0.1, this.random);
       try {
         const out = await exploration.run(stillLeader, signal);
+        if (signal.aborted) break;
         this.staleHealth.ok();
         if (out.started.length > 0) this.temporalHealth.ok();
         if (out.failed.length > 0 && out.started.length === 0) {
@@ -193,7 +195,7 @@ export class Coordinator {
           delay = Math.min(delay, this.temporalHealth.failed(out.lastError));
         }
         if (out.started.length + out.skipped.length > 0) {
-          logger.info(
+          logger[out.started.length > 0 ? 'info' : 'debug'](
             { started: out.started, skipped: out.skipped.length, notEnabled: out.notEnabled.length },
             'exploration round',
           );

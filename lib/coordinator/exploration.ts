@@ -142,6 +142,10 @@ export class ExplorationPlanner {
           return;
         }
       } catch (err) {
+        if (signal?.aborted) {
+          out.interrupted = true;
+          return;
+        }
         out.failed.push(c.agentId);
         out.lastError = err;
         return;

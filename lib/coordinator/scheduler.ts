@@ -184,6 +184,11 @@ export class NotificationScheduler {
         out.scheduled.push(agent.id);
       } catch (err) {
         this.recent.forget(agent.id);
+        if (signal?.aborted) {
+          // Cancelled because the term ended: not a Temporal failure.
+          out.interrupted = true;
+          return;
+        }
         out.failed.push(agent.id);
         out.lastError = err;
         this.o.logger.debug({ agentId: agent.id, err: describeError(err) }, 'signal-with-start failed');

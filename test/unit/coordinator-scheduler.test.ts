@@ -248,6 +248,26 @@ describe('NotificationScheduler', () => {
   });
 });
 
+describe('NotificationScheduler cancellation', () => {
+  it('counts a call cancelled by the end of the term as interrupted, not as a Temporal failure', async () => {
+    const metrics = createMetrics(new Registry(), { defaults: false });
+    const controller = new AbortController();
+    const starter: ActivationStarter = {
+      signalNotification: (_id, _at, signal) =>
+        new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('CANCELLED')))),
+      startExploration: () => Promise.resolve('started'),
+    };
+    const s = new NotificationScheduler({ starter, gate: gate({}), metrics, logger: quiet });
+    const pending = s.schedule([agent('a')], () => !controller.signal.aborted, true, controller.signal);
+    setTimeout(() => controller.abort(), 10);
+    const out = await pending;
+    expect(out.failed).toEqual([]);
+    expect(out.interrupted).toBe(true);
+    // Not remembered as scheduled: the next leader's (or term's) answer schedules it.
+    expect(s.recent.due('a', 1).due).toBe(true);
+  });
+});
+
 describe('createAgentGate', () => {
   const guards = (paused: boolean, state: 'closed' | 'open' | 'half_open', fail = false) => ({
     pauseFlags: {
