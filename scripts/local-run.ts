@@ -164,7 +164,7 @@ async function main(): Promise<void> {
           `Valkey           ${addresses.valkey}`,
           `Hub simulator    ${addresses.hub}   (admin: ${addresses.hub}/_admin/state)`,
           `Model            ${realModel ? 'Anthropic API (ANTHROPIC_API_KEY)' : `scripted, ${addresses.model}`}`,
-          `Metrics          ${addresses.coordinatorMetrics}  ${addresses.runnerMetrics}`,
+          `Metrics          ${addresses.coordinatorMetrics}  ${addresses.runnerMetrics}  http://localhost:${skillSyncPort}/metrics`,
           `Logs             ${logDir}`,
           'Press Ctrl-C to stop.',
           '',

@@ -7,6 +7,8 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
+/** Preload that ends a started process when the test process goes away. */
+export const EXIT_WITH_PARENT = path.join(__dirname, 'exit-with-parent.cjs');
 
 export interface TestProcess {
   readonly child: ChildProcess;
@@ -21,11 +23,16 @@ export interface TestProcess {
 
 /** Starts `node --import tsx <entry> [args]` with `env` on top of a minimal environment. */
 export function startEntry(entry: string, env: Record<string, string>, args: string[] = []): TestProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--require', EXIT_WITH_PARENT, '--import', 'tsx', path.join(ROOT, entry), ...args],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      // stdin stays an open pipe: the child ends itself when it closes (see exit-with-parent.cjs).
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (b: Buffer): void => {
