@@ -140,11 +140,15 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
   const { command, rest, group } = findCommand(argv);
   if (!command) {
     if (group !== undefined) {
-      const wanted = argv[1] === undefined || argv[1].startsWith('-');
+      if (argv[1] === '--help' || argv[1] === '-h') {
+        output.out(`Usage:\n${groupUsage(group)}`);
+        return ExitCode.ok;
+      }
+      const missing = argv[1] === undefined || argv[1].startsWith('-');
       output.err(
-        `${wanted ? `'${group}' needs a subcommand` : `unknown command '${group} ${argv[1]}'`}; usage:\n${groupUsage(group)}`,
+        `${missing ? `'${group}' needs a subcommand` : `unknown command '${group} ${argv[1]}'`}; usage:\n${groupUsage(group)}`,
       );
-      return wanted && (argv[1] === '--help' || argv[1] === '-h') ? ExitCode.ok : ExitCode.usage;
+      return ExitCode.usage;
     }
     output.err(`unknown command '${argv[0]}'. Run 'botburrow --help' for the list of commands.`);
     return ExitCode.usage;

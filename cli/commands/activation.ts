@@ -27,6 +27,24 @@ export function outcomeExitCode(outcome: string): number {
   return (OUTCOME_EXIT_CODES as Record<string, number | undefined>)[outcome] ?? ExitCode.failed;
 }
 
+/** What an operator can do about an outcome that did not do the work (stderr), if anything. */
+export function outcomeHint(r: ActivationResult): string | undefined {
+  switch (r.outcome) {
+    case 'cancelled':
+      return r.error?.startsWith('paused')
+        ? `${r.agentId} is paused; lift it with: botburrow agent resume ${r.agentId}`
+        : undefined;
+    case 'circuit_open':
+      return `the circuit breaker of ${r.agentId} is open; see botburrow breaker show ${r.agentId} (reset with breaker reset)`;
+    case 'budget_exceeded':
+      return `${r.agentId} is over budget; see botburrow budget show ${r.agentId}`;
+    case 'timed_out':
+      return 'the activation hit BOTBURROW_ACTIVATION_TIMEOUT';
+    default:
+      return undefined;
+  }
+}
+
 /** Human lines for an ActivationResult. */
 export function formatResult(ref: ActivationRef, r: ActivationResult): string {
   return keyValues([
@@ -113,6 +131,8 @@ const run: CommandSpec = {
     d.output.err(`waiting up to ${timeoutS}s for the result (Ctrl-C stops waiting, not the activation)`);
     const result = await temporal.result(ref, timeoutS * 1000);
     d.output.out(d.json ? JSON.stringify({ ...ref, joined, ...result }, null, 2) : formatResult(ref, result));
+    const hint = outcomeHint(result);
+    if (hint) d.output.err(hint);
     return outcomeExitCode(result.outcome);
   },
 };

@@ -233,6 +233,7 @@ describe('botburrow CLI against a real stack', () => {
       iterations: 0,
     });
     expect(requestsOf(agentId)).toHaveLength(0);
+    expect(refused.stderr).toContain(`${agentId} is paused; lift it with: botburrow agent resume ${agentId}`);
 
     const resume = await run('agent', 'resume', agentId);
     expect(resume.code, resume.stderr).toBe(0);

@@ -187,6 +187,14 @@ describe('cli usage', () => {
     expect(h.stderr.at(-1)).toMatch(/^usage: botburrow activation list \[--agent id\]/);
   });
 
+  it('group help lists the commands of the group on stdout', async () => {
+    const h = harness();
+    expect(await cli(h, 'breaker', '--help')).toBe(0);
+    expect(h.stdout[0]).toBe(
+      'Usage:\n  botburrow breaker show <agent> [--json]\n  botburrow breaker reset <agent> [--json]',
+    );
+  });
+
   it('command help exits 0 without connecting to anything', async () => {
     const h = harness();
     expect(await cli(h, 'activation', 'run', '--help')).toBe(0);
@@ -273,6 +281,27 @@ describe('activation run', () => {
       error: 'why',
     });
     expect(vi.mocked(h.temporal.result).mock.calls[0]![1]).toBe(5000);
+  });
+
+  it.each([
+    [
+      { outcome: 'cancelled', error: 'paused: maintenance' },
+      'ann is paused; lift it with: botburrow agent resume ann',
+    ],
+    [{ outcome: 'circuit_open' }, /breaker show ann/],
+    [{ outcome: 'budget_exceeded' }, /botburrow budget show ann/],
+  ] as const)('tells what to do after %j', async (over, hint) => {
+    const h = harness({ temporal: fakeTemporal({ result: async () => result(over) }) });
+    await cli(h, 'activation', 'run', 'ann');
+    expect(h.stderr.at(-1)).toMatch(hint);
+  });
+
+  it('gives no hint for a cancel by an operator', async () => {
+    const h = harness({
+      temporal: fakeTemporal({ result: async () => result({ outcome: 'cancelled', error: 'cli test' }) }),
+    });
+    expect(await cli(h, 'activation', 'run', 'ann')).toBe(11);
+    expect(h.stderr.at(-1)).toMatch(/^waiting up to/);
   });
 
   it('refuses an agent without a definition (exit 3) before touching Temporal', async () => {
