@@ -127,8 +127,12 @@ export function parseCommandArgs(
  * Runs the CLI on `argv` (without node and script) and resolves to the process exit code. Never
  * throws for foreseen failures: they are printed to `ctx.output.err`.
  */
-export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
+export async function runCli(rawArgv: readonly string[], ctx: CliContext): Promise<number> {
   const { output } = ctx;
+  // `botburrow --json activation list` means the same as `botburrow activation list --json`.
+  const leadingJson = rawArgv.findIndex((a) => a !== '--json');
+  const argv =
+    leadingJson > 0 ? [...rawArgv.slice(leadingJson), ...rawArgv.slice(0, leadingJson)] : [...rawArgv];
   if (argv.length === 0) {
     output.err(helpText());
     return ExitCode.usage;

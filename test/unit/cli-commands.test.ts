@@ -187,6 +187,13 @@ describe('cli usage', () => {
     expect(h.stderr.at(-1)).toMatch(/^usage: botburrow activation list \[--agent id\]/);
   });
 
+  it('takes --json before the command too', async () => {
+    const h = harness();
+    expect(await cli(h, '--json', 'cache', 'invalidate', 'ann')).toBe(0);
+    expect(JSON.parse(h.stdout[0]!)).toEqual({ agentId: 'ann', dropped: 1 });
+    expect(await cli(harness(), '--json')).toBe(ExitCode.usage);
+  });
+
   it('group help lists the commands of the group on stdout', async () => {
     const h = harness();
     expect(await cli(h, 'breaker', '--help')).toBe(0);
