@@ -194,6 +194,7 @@ describe('activationWorkflow', () => {
       .requests()
       .find((r) => JSON.stringify(r.body).includes(`Your id is ${agentId}`))!;
     expect(JSON.stringify(first.body)).toContain('4 new posts and 9 comments');
+    await maybeRecord(agentId, 'exploration');
   });
 
   it('acknowledges a mention without the model when respond_to_mentions is off', async () => {
@@ -344,6 +345,7 @@ describe('activationWorkflow: stops, refusals and failures', () => {
     expect(result.outcome).toBe('cancelled');
     await eventually(() => requestsOf(agentId)[0]?.aborted === true, 5_000);
     expect(await unread(agentId)).toBe(1);
+    await maybeRecordIn(stack, agentId, 'cancelled-temporal');
   });
 
   it('ends with timed_out at the next safe point after the activation timeout', async () => {
@@ -366,6 +368,7 @@ describe('activationWorkflow: stops, refusals and failures', () => {
     expect(result.error).toMatch(/daily token limit 500/);
     expect(requestsOf(agentId)).toHaveLength(0);
     expect(await unread(agentId)).toBe(1);
+    await maybeRecordIn(stack, agentId, 'budget-exceeded');
   });
 
   it('ends with circuit_open after five failed activations, without calling the model', async () => {
@@ -403,6 +406,7 @@ describe('activationWorkflow: stops, refusals and failures', () => {
     const gap = Date.parse(second!.receivedAt) - Date.parse(first!.finishedAt!);
     expect(gap).toBeGreaterThanOrEqual(1900);
     expect(gap).toBeLessThan(3500);
+    await maybeRecordIn(stack, agentId, 'retry-after');
   });
 
   it('handles a notification that arrives during the activation in the same run; 20 signals start one run', async () => {
@@ -443,6 +447,7 @@ describe('activationWorkflow: stops, refusals and failures', () => {
     // The model still saw the whole 100 KB thread in each tool result.
     const lastRequest = requestsOf(agentId).at(-1)!;
     expect(JSON.stringify(lastRequest.body).length).toBeGreaterThan(10 * 100_000);
+    await maybeRecordIn(stack, agentId, 'large-tool-output');
   });
 });
 
