@@ -13,7 +13,7 @@ import {
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Settings } from '../lib/config';
-import { ACTIVATION_WORKFLOW, SearchAttr } from '../lib/contract';
+import { ACTIVATION_WORKFLOW, SearchAttr, activationWorkflowId } from '../lib/contract';
 import type { ActivationInput, ActivationResult, ActivationTrigger } from '../lib/contract';
 import { temporalConnectionOptions } from '../lib/temporal';
 import type { ActivationStatus } from '../workflows/activation';
@@ -164,7 +164,7 @@ class TemporalActivations implements ActivationsApi {
   async signalWithStart(input: ActivationInput, taskQueue: string): Promise<ActivationRef> {
     const handle = await this.call('start activation', () =>
       this.client.workflow.signalWithStart(ACTIVATION_WORKFLOW, {
-        workflowId: `activation-${input.agentId}`,
+        workflowId: activationWorkflowId(input.agentId),
         taskQueue,
         args: [input],
         signal: 'inboxUpdated',
