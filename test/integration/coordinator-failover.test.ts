@@ -81,6 +81,13 @@ describe('coordinator: two replicas, failovers', () => {
     );
     let follower = first === a ? b : a;
     await follower.waitFor((l) => l.msg === 'ops server listening', 20_000);
+    // The leader's long poll is open (nothing unread yet): the simulator now counts one poller.
+    await waitUntil(
+      'an open long poll',
+      async () => (await stack.hub.admin.pollStats()).open_now === 1,
+      10_000,
+      50,
+    );
 
     // Phase 1: 70 notifications while `first` leads.
     await inject(70, 10);
@@ -163,6 +170,11 @@ describe('coordinator: two replicas, failovers', () => {
 
     stats = await stack.hub.admin.pollStats();
     expect(stats.max_concurrent_distinct_pollers).toBe(1);
+    // Between the failovers, the polls came from the one leader of that period only.
+    const polledBy = async (since: number, until: number): Promise<string[]> =>
+      ((await stack.hub.admin.pollStats({ since, until })).window?.clients ?? []).sort();
+    expect(await polledBy(scheduledAt + 100, termAt)).toEqual([leader.owner()]);
+    expect(await polledBy(termAt + 2000, Date.now())).toEqual([c.owner()]);
     const owners = new Set([a.owner(), b.owner(), c.owner()]);
     for (const client of Object.keys(stats.clients)) expect(owners.has(client)).toBe(true);
     // The dedupe window kept the long poll from spinning: far fewer polls than a hot loop would make.
