@@ -14,9 +14,9 @@
  * unanswered because Valkey is away — ends the leadership term at once (its AbortSignal aborts the
  * in-flight long poll and scheduling). The lease may then still be ours on the server, so while it
  * could be, the next attempts try compare-and-extend before SET NX: a brief Valkey blip costs one
- * short step-down, not a full TTL of nobody leading. Followers retry every min(ttl/3, 1 s), so a
- * released lease (SIGTERM) is taken over within about a second and an expired one (SIGKILL) within
- * ttl + 1 s.
+ * short step-down, not a full TTL of nobody leading. Followers retry every min(ttl/3, 500 ms)
+ * (two cheap SET NX a second), so a released lease (SIGTERM) is taken over within about half a
+ * second and an expired one (SIGKILL) within ttl + 0.5 s.
  *
  * Scheduling races between an old and a new leader are harmless beyond wasted work: activations
  * use one workflow id per agent, so Temporal itself never runs two activations of one agent.
@@ -84,7 +84,7 @@ export interface LeaderLeaseOptions {
   ttlMs: number;
   /** Stop trusting the lease this long before it could expire. Default max(250 ms, ttl/10). */
   safetyMarginMs?: number;
-  /** Follower retry period. Default min(ttl/3, 1000 ms), jittered ±10 %. */
+  /** Follower retry period. Default min(ttl/3, 500 ms), jittered ±10 %. */
   followerRetryMs?: number;
   logger: Logger;
   /** Monotonic clock (ms). Default `performance.now`. */
@@ -135,7 +135,7 @@ export class LeaderLease {
     this.ttlMs = o.ttlMs;
     this.marginMs = o.safetyMarginMs ?? Math.max(250, o.ttlMs / 10);
     if (this.marginMs >= this.ttlMs / 2) throw new Error('lease safety margin must be below ttl/2');
-    this.followerRetryMs = o.followerRetryMs ?? Math.min(o.ttlMs / 3, 1000);
+    this.followerRetryMs = o.followerRetryMs ?? Math.min(o.ttlMs / 3, 500);
     this.now = o.now ?? (() => performance.now());
     this.random = o.random ?? Math.random;
     this.valkey = new DependencyHealth('valkey', o.logger, { baseMs: 250, maxMs: 5000 }, this.random);

@@ -224,7 +224,7 @@ describe('LeaderLease', () => {
       }
     }
     expect(tookOverAfter).toBeGreaterThan(0);
-    expect(tookOverAfter).toBeLessThanOrEqual(3000 + 1000 + 100);
+    expect(tookOverAfter).toBeLessThanOrEqual(3000 + 550 + 100);
     expect(a.isLeader()).toBe(false);
 
     // Now b releases (SIGTERM): a fresh follower c takes over within its retry period.
@@ -246,7 +246,7 @@ describe('LeaderLease', () => {
       }
     }
     expect(cAfter).toBeGreaterThan(0);
-    expect(cAfter).toBeLessThanOrEqual(1100);
+    expect(cAfter).toBeLessThanOrEqual(600);
     await stopAll(a);
     await stopAll(c);
   });
