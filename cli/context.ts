@@ -6,6 +6,7 @@ import type { Settings } from '../lib/config';
 import type { ActivationInput, ActivationResult } from '../lib/contract';
 import type { BreakerStatus, BudgetStatus, PauseState } from '../lib/guards';
 import type { ActivationStatus } from '../workflows/activation';
+import type { SkillSyncResult } from '../workflows/skill-sync';
 
 /** One run of an activation workflow. */
 export interface ActivationRef {
@@ -44,6 +45,8 @@ export interface ActivationsApi {
   cancel(ref: ActivationRef, reason: string | undefined): Promise<void>;
   /** Visibility query, newest first, at most `limit` rows. */
   list(query: string, limit: number): Promise<ActivationSummary[]>;
+  /** Runs skillSyncWorkflow once on the maintenance queue and waits for its result. */
+  skillSync(sources: string[] | undefined): Promise<SkillSyncResult>;
   close(): Promise<void>;
 }
 

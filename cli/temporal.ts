@@ -13,6 +13,7 @@ import {
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Settings } from '../lib/config';
+import type { SkillSyncResult } from '../workflows/skill-sync';
 import { ACTIVATION_WORKFLOW, SearchAttr, activationWorkflowId } from '../lib/contract';
 import type { ActivationInput, ActivationResult, ActivationTrigger } from '../lib/contract';
 import { temporalConnectionOptions } from '../lib/temporal';
@@ -87,6 +88,16 @@ class TemporalActivations implements ActivationsApi {
   ) {
     this.client = new Client({ connection, namespace: s.temporalNamespace });
     this.where = `${s.temporalAddress} namespace ${s.temporalNamespace}`;
+  }
+
+  skillSync(sources: string[] | undefined): Promise<SkillSyncResult> {
+    // The sync copies whole skill sets; give it the workflow's own 30 minute limit.
+    // Loaded on demand: the skill-sync module brings the Temporal worker SDK with it.
+    return this.call(
+      'skill sync',
+      async () => (await import('../workers/skill-sync.js')).runSkillSyncOnce(this.client, sources),
+      30 * 60_000,
+    );
   }
 
   /**

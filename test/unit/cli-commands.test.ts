@@ -67,6 +67,13 @@ function fakeTemporal(over: Partial<ActivationsApi> = {}): ActivationsApi {
     liveStatus: vi.fn(async () => liveStatus),
     cancel: vi.fn(async () => undefined),
     list: vi.fn(async () => []),
+    skillSync: vi.fn(async (sources?: string[]) => ({
+      sources: sources ?? ['./skills-src'],
+      copied: 2,
+      unchanged: 1,
+      rejected: [{ source: './skills-src/bad/SKILL.md', reason: 'blocked pattern: curl … | sh' }],
+      skills: ['a', 'b', 'c'],
+    })),
     close: vi.fn(async () => undefined),
     ...over,
   };
@@ -519,5 +526,36 @@ describe('guards and cache', () => {
     };
     expect(await cli(h, 'agent', 'pause', 'ann')).toBe(5);
     expect(h.stderr.join('\n')).toMatch(/Valkey not reachable/);
+  });
+});
+
+describe('skills sync', () => {
+  it('runs the sync once with the given sources and reports rejects with exit 1', async () => {
+    const h = harness();
+    const code = await runCli(['skills', 'sync', '--sources', 'a, s3://b/c'], h.ctx);
+    expect(h.temporal.skillSync).toHaveBeenCalledWith(['a', 's3://b/c']);
+    expect(code).toBe(1);
+    expect(h.stdout.join('\n')).toContain(
+      'skill sync: 2 copied, 1 unchanged, 1 rejected (sources: a, s3://b/c)',
+    );
+    expect(h.stdout.join('\n')).toContain('rejected ./skills-src/bad/SKILL.md: blocked pattern');
+  });
+
+  it('uses the configured sources by default and prints JSON', async () => {
+    const h = harness({
+      temporal: fakeTemporal({
+        skillSync: vi.fn(async () => ({
+          sources: ['x'],
+          copied: 1,
+          unchanged: 0,
+          rejected: [],
+          skills: ['s'],
+        })),
+      }),
+    });
+    const code = await runCli(['skills', 'sync', '--json'], h.ctx);
+    expect(h.temporal.skillSync).toHaveBeenCalledWith(undefined);
+    expect(code).toBe(0);
+    expect(JSON.parse(h.stdout.join('\n'))).toMatchObject({ copied: 1, rejected: [] });
   });
 });
