@@ -38,6 +38,9 @@ export interface CoordinatorOptions {
   random?: Random;
 }
 
+/** Shortest time between two complete listings after batch-truncated long-poll answers. */
+const FULL_LIST_MIN_INTERVAL_MS = 250;
+
 /** Runs the leader's loops; see the module comment. */
 export class Coordinator {
   private readonly stopController = new AbortController();
@@ -98,6 +101,7 @@ export class Coordinator {
   private async pollLoop(signal: AbortSignal, stillLeader: () => boolean): Promise<void> {
     const { hub, scheduler, logger } = this.o;
     const batchSize = this.o.pollBatchSize;
+    let lastFullList = Number.NEGATIVE_INFINITY;
     while (!signal.aborted) {
       let agents: AgentWithNotifications[];
       let complete: boolean;
@@ -132,12 +136,15 @@ export class Coordinator {
       let outcome = await scheduler.schedule(agents, stillLeader, complete, signal);
       if (
         !complete &&
-        outcome.scheduled.length === 0 &&
+        outcome.deduped.length > 0 &&
         outcome.failed.length === 0 &&
-        !outcome.interrupted
+        !outcome.interrupted &&
+        performance.now() - lastFullList >= FULL_LIST_MIN_INTERVAL_MS
       ) {
-        // A full batch of agents that are all being handled already would hide the agents beyond
-        // the batch for as long as those activations run: look at the complete list instead.
+        // A full batch holding agents that are already being handled can hide agents beyond the
+        // batch (the Hub decides the order) for as long as those activations run: look at the
+        // complete list too, at most a few times a second.
+        lastFullList = performance.now();
         try {
           const all = await hub.listAgentsWithNotifications({ signal });
           outcome = merge(outcome, await scheduler.schedule(all, stillLeader, true, signal));

@@ -55,7 +55,13 @@ afterEach(async () => {
 
 function build(
   hub: CoordinatorHub,
-  o: { store?: LeaseStore; pollIntervalMs?: number; idlePauseMs?: number; starter?: ActivationStarter } = {},
+  o: {
+    store?: LeaseStore;
+    pollIntervalMs?: number;
+    idlePauseMs?: number;
+    starter?: ActivationStarter;
+    batchSize?: number;
+  } = {},
 ) {
   const { logger, lines } = recordingLogger();
   const metrics = createMetrics(new Registry(), { defaults: false });
@@ -93,7 +99,7 @@ function build(
     metrics,
     logger,
     pollIntervalMs: o.pollIntervalMs ?? 200,
-    pollBatchSize: 100,
+    pollBatchSize: o.batchSize ?? 100,
     idlePauseMs: o.idlePauseMs ?? 250,
     hubBackoff: { baseMs: 20, maxMs: 50 },
   });
@@ -234,5 +240,25 @@ describe('Coordinator poll loop', () => {
     expect(events).toEqual(['call started']);
     await c.stop();
     expect(events).toEqual(['call started', 'call aborted', 'release']);
+  });
+
+  it('looks beyond a full batch of agents already handled, so agents past the batch are not starved', async () => {
+    let lists = 0;
+    const hub = hubWith({
+      // The Hub keeps answering with the same first two agents (batch size 2)...
+      pollNotifications: async () => [a('first'), a('second')],
+      // ...while a third one waits beyond the batch.
+      listAgentsWithNotifications: async () => {
+        lists++;
+        return [a('first'), a('second'), a('third')];
+      },
+    });
+    const { c, signalled } = build(hub, { batchSize: 2, idlePauseMs: 100 });
+    c.start();
+    await wait(700);
+    expect(signalled.sort()).toEqual(['first', 'second', 'third']);
+    // Rate-limited: a few complete listings, not one per poll.
+    expect(lists).toBeGreaterThanOrEqual(1);
+    expect(lists).toBeLessThanOrEqual(4);
   });
 });
