@@ -37,6 +37,15 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`runner failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  if (/TransportError|tcp connect error|Connection refused/i.test(message)) {
+    const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+    process.stderr.write(
+      `runner: Temporal not reachable at ${address} (TEMPORAL_ADDRESS): is the server running? ` +
+        `Locally, ./scripts/start.sh starts one.\n${message}\n`,
+    );
+  } else {
+    process.stderr.write(`runner failed: ${message}\n`);
+  }
   process.exit(1);
 });
