@@ -211,6 +211,8 @@ export class LeaderLease {
   /** One acquire-or-renew attempt. Never throws. */
   private async tick(): Promise<void> {
     const sentAt = this.now();
+    // After an event-loop stall the deadline may already be gone: end the term before anything else.
+    if (this.term && sentAt >= this.deadline) this.stepDown('lease could not be renewed in time');
     const leading = this.term !== undefined;
     const { store, owner } = this.o;
     try {

@@ -183,6 +183,29 @@ describe('LeaderLease', () => {
     await stopAll(l);
   });
 
+  it('after a stall past the deadline, ends the term first and only then regains the key', async () => {
+    const key = new FakeKey();
+    const store = new FakeStore(key);
+    const l = lease(store, 'a', 3000);
+    const changes: boolean[] = [];
+    (l as unknown as { o: { onChange: (v: boolean) => void } }).o.onChange = (v) => changes.push(v);
+    l.start();
+    await vi.advanceTimersByTimeAsync(1);
+    const first = l.currentTerm()!;
+    // Freeze for 1.8 s: the renewal timer (due at +1 s) then fires at +2.8 s, past the 2.7 s
+    // deadline but before the key expires at +3 s.
+    vi.setSystemTime(Date.now() + 1800);
+    store.calls = [];
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(first.signal.aborted).toBe(true);
+    expect(changes).toEqual([true, false, true]);
+    // Regained by compare-and-extend (the key was still ours), as a new term.
+    expect(store.calls).toEqual(['extend']);
+    expect(l.isLeader()).toBe(true);
+    expect(l.currentTerm()!.id).toBe(first.id + 1);
+    await stopAll(l);
+  });
+
   it('counts the deadline from when the renewal was sent, not when it answered', async () => {
     const key = new FakeKey();
     const store = new FakeStore(key);
