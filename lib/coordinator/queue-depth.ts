@@ -41,7 +41,12 @@ export async function readQueueDepth(client: Client, queue: string): Promise<num
   return total;
 }
 
-/** Backlog of the high, normal and low queues. */
+/** The metric label of a queue, as DESIGN.md names it: `botburrow-high` → `high`. */
+export function queueLabel(queue: string): string {
+  return queue.replace(/^botburrow-/, '');
+}
+
+/** Backlog of the high, normal and low queues, keyed by their metric label (`high`, `normal`, `low`). */
 export async function readQueueDepths(
   client: Client,
   queues: readonly TaskQueueName[] = DEPTH_QUEUES,
@@ -49,7 +54,7 @@ export async function readQueueDepths(
   const out: Record<string, number> = {};
   await Promise.all(
     queues.map(async (q) => {
-      out[q] = await readQueueDepth(client, q);
+      out[queueLabel(q)] = await readQueueDepth(client, q);
     }),
   );
   return out;

@@ -3,6 +3,7 @@
  * run by node with tsx), their JSON logs, and checks against Temporal's visibility.
  */
 import { spawn } from 'node:child_process';
+import { EXIT_WITH_PARENT } from '../support/processes';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -35,11 +36,16 @@ export interface CoordinatorProcess {
 
 /** Starts `workers/coordinator.ts` in its own process with `env` on top of this process's environment. */
 export function spawnCoordinator(name: string, env: Record<string, string>): CoordinatorProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/coordinator.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--require', EXIT_WITH_PARENT, '--import', 'tsx', path.join(ROOT, 'workers/coordinator.ts')],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      // An open stdin pipe: the coordinator ends itself if this test process goes away.
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   const lines: LogLine[] = [];
   let err = '';
   let buf = '';
