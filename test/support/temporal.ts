@@ -31,7 +31,10 @@ export async function createTestNamespace(address: string, prefix = 'ns'): Promi
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
-        await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: SEARCH_ATTRIBUTES });
+        await connection.operatorService.addSearchAttributes({
+          namespace,
+          searchAttributes: SEARCH_ATTRIBUTES,
+        });
         break;
       } catch (err) {
         if (Date.now() > deadline) throw err;
