@@ -42,8 +42,7 @@ export function spawnCoordinator(name: string, env: Record<string, string>): Coo
     {
       cwd: ROOT,
       env: { ...process.env, ...env },
-      // An open stdin pipe: the coordinator ends itself if this test process goes away.
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   const lines: LogLine[] = [];

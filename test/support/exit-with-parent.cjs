@@ -1,7 +1,7 @@
-// Preloaded (`--require`) into every process a test starts. Its stdin is a pipe from the test
-// process; when that closes (the test run ended, crashed or was killed), this process ends too,
-// so no server or worker outlives the test run. Unref'd: it never keeps a finished process alive.
-process.stdin.on('end', () => process.kill(process.pid, 'SIGKILL'));
-process.stdin.on('error', () => undefined);
-process.stdin.resume();
-if (typeof process.stdin.unref === 'function') process.stdin.unref();
+// Preloaded (`--require`) into every process a test starts: when the test process goes away (the
+// run ended, crashed or was killed), this process is re-parented, notices within half a second and
+// ends too, so no server or worker outlives the test run. Unref'd: it never keeps a process alive.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL');
+}, 500).unref();
