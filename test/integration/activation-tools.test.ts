@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scenario } from '../../dev/model-server/scenario';
 import { buildWorkflowBundle } from '../../scripts/build-bundle';
 import type { TestProcess } from '../support/processes';
-import { startEntry } from '../support/processes';
+import { startRunnerProcess } from '../support/processes';
 import type { ActivationStack } from '../support/stack';
 import { startStack } from '../support/stack';
 
@@ -145,13 +145,8 @@ describe('activations with MCP tools', () => {
       extra: { capabilities: { grants: ['hub:read', 'hub:write'], mcp_servers: [everything] } },
     });
     const start = async (): Promise<TestProcess> => {
-      const p = startEntry('workers/runner.ts', {
-        ...stack.env,
-        BOTBURROW_METRICS_PORT: '0',
-        BOTBURROW_LOG_LEVEL: 'info',
-      });
+      const p = await startRunnerProcess(stack.env);
       processes.push(p);
-      await p.waitFor(/"msg":"runner started"/);
       return p;
     };
     const runners = [await start(), await start()];

@@ -10,6 +10,7 @@ import { SearchAttr, activationWorkflowId } from '../../lib/contract';
 import { exportHistory } from '../../scripts/export-history';
 import type { ActivationStack } from '../support/stack';
 import { startStack } from '../support/stack';
+import { eventually } from '../support/env';
 
 const POST_ID = 'p-topic';
 
@@ -458,13 +459,4 @@ async function maybeRecordIn(stack: ActivationStack, agentId: string, name: stri
       activationWorkflowId(agentId),
       path.join(historyDir, `activation-${name}.json`),
     );
-}
-
-/** Polls `condition` every 50 ms until it holds; fails after `timeoutMs`. */
-async function eventually(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -10,7 +10,8 @@ import type { Scenario } from '../../dev/model-server/scenario';
 import type { ActivationStack } from '../support/stack';
 import { startStack } from '../support/stack';
 import type { TestProcess } from '../support/processes';
-import { startEntry } from '../support/processes';
+import { startRunnerProcess } from '../support/processes';
+import { eventually } from '../support/env';
 import { buildWorkflowBundle } from '../../scripts/build-bundle';
 
 const POST_ID = 'p-crash';
@@ -41,13 +42,8 @@ describe('runner process', () => {
   const processes: TestProcess[] = [];
 
   const startRunner = async (): Promise<TestProcess> => {
-    const p = startEntry('workers/runner.ts', {
-      ...stack.env,
-      BOTBURROW_METRICS_PORT: '0',
-      BOTBURROW_LOG_LEVEL: 'info',
-    });
+    const p = await startRunnerProcess(stack.env);
     processes.push(p);
-    await p.waitFor(/"msg":"runner started"/);
     return p;
   };
   const notify = (agentId: string) =>
@@ -90,7 +86,7 @@ describe('runner process', () => {
     const notes = await Promise.all([notify(agentId), notify(agentId), notify(agentId)]);
     const first = await startRunner();
     const handle = await stack.activate(agentId);
-    await waitUntil(() => requestsOf(agentId).length >= 2, 30_000);
+    await eventually(() => requestsOf(agentId).length >= 2, 30_000);
     first.signal('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
     await startRunner();
@@ -108,7 +104,7 @@ describe('runner process', () => {
     await Promise.all(agents.map((a) => notify(a)));
     const busy = await startRunner();
     const handles = await Promise.all(agents.map((a) => stack.activate(a)));
-    await waitUntil(() => agents.filter((a) => requestsOf(a).length > 0).length >= 3, 30_000);
+    await eventually(() => agents.filter((a) => requestsOf(a).length > 0).length >= 3, 30_000);
     await startRunner();
     busy.signal('SIGTERM');
     expect(await busy.exited).toBe(0);
@@ -119,11 +115,3 @@ describe('runner process', () => {
     }
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

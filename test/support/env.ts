@@ -16,3 +16,12 @@ export function unique(prefix: string): string {
 export function redisClient(): Redis {
   return new Redis(services().redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
 }
+
+/** Polls `condition` every 50 ms until it holds; fails after `timeoutMs`. */
+export async function eventually(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -76,3 +76,19 @@ export function startEntry(entry: string, env: Record<string, string>, args: str
       }),
   };
 }
+
+/** Starts workers/runner.ts as a real process and resolves once its workers run. */
+export async function startRunnerProcess(env: Record<string, string>): Promise<TestProcess> {
+  const p = startEntry('workers/runner.ts', {
+    ...env,
+    BOTBURROW_METRICS_PORT: '0',
+    BOTBURROW_LOG_LEVEL: 'info',
+  });
+  try {
+    await p.waitFor(/"msg":"runner started"/);
+  } catch (err) {
+    p.signal('SIGKILL');
+    throw err;
+  }
+  return p;
+}
