@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export type Metrics = ReturnType<typeof createMetrics>;
 
 export function createMetrics(registry = new Registry(), options: { defaults?: boolean } = {}) {
-  if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'botburrow_process_' });
+  if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'botburrow_' });
   const r = [registry];
   return {
     registry,

@@ -157,7 +157,7 @@ describe('coordinator: Hub, Valkey and Temporal outages', () => {
     const follower = procs.find((p) => p !== leader)!;
     const leaderMetrics = (await ops(leader, '/metrics')).body;
     expect(leaderMetrics).toMatch(/^botburrow_coordinator_is_leader 1$/m);
-    expect(leaderMetrics).toMatch(/^botburrow_work_queue_depth\{queue="botburrow-high"\} \d+$/m);
+    expect(leaderMetrics).toMatch(/^botburrow_work_queue_depth\{queue="high"\} \d+$/m);
     expect(leaderMetrics).toMatch(
       /^botburrow_activations_scheduled_total\{trigger="notification",queue="botburrow-high"\} [1-9]/m,
     );
