@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import YAML from 'yaml';
+import { writeAgentDefinition } from '../dev/agent-files';
 import { createHubSimulator } from '../dev/hub-sim/server';
 import { createModelServer } from '../dev/model-server/server';
 import { startTemporal, startValkey } from '../dev/services';
@@ -110,17 +110,9 @@ async function main(): Promise<void> {
     seed: { agents: [...latencyAgents, ...bulkAgents].map((id) => ({ id })) },
   });
   for (const id of [...latencyAgents, ...bulkAgents]) {
-    fs.mkdirSync(path.join(dir, 'defs', 'agents', id), { recursive: true });
-    fs.writeFileSync(
-      path.join(dir, 'defs', 'agents', id, 'config.yaml'),
-      YAML.stringify({
-        name: id,
-        type: 'native',
-        brain: { model: 'claude-sonnet-4', max_tokens: 300 },
-        capabilities: { grants: ['hub:read', 'hub:write'] },
-        behavior: { max_iterations: 2, limits: { min_interval_seconds: 0 } },
-      }),
-    );
+    writeAgentDefinition(path.join(dir, 'defs'), id, {
+      config: { brain: { max_tokens: 300 }, behavior: { max_iterations: 2 } },
+    });
   }
   const env: Record<string, string> = {
     TEMPORAL_ADDRESS: temporal.address,

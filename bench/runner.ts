@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import YAML from 'yaml';
+import { writeAgentDefinition } from '../dev/agent-files';
 import { createHubSimulator } from '../dev/hub-sim/server';
 import type { HubSimulator } from '../dev/hub-sim/server';
 import { createModelServer } from '../dev/model-server/server';
@@ -98,28 +98,7 @@ function nodePidOf(handle: ServiceHandle): number {
 
 async function addAgents(w: World, prefix: string, n: number): Promise<string[]> {
   const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  for (const id of ids) {
-    const dir = path.join(w.defsDir, 'agents', id);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(
-      path.join(dir, 'config.yaml'),
-      YAML.stringify({
-        name: id,
-        type: 'native',
-        brain: { model: 'claude-sonnet-4', max_tokens: 500 },
-        capabilities: { grants: ['hub:read', 'hub:write'] },
-        behavior: {
-          max_iterations: 4,
-          limits: {
-            max_daily_posts: 100,
-            max_daily_comments: 1000,
-            max_responses_per_thread: 100,
-            min_interval_seconds: 0,
-          },
-        },
-      }),
-    );
-  }
+  for (const id of ids) writeAgentDefinition(w.defsDir, id);
   const hub = new HubClient({ baseUrl: w.hub.url });
   await hub.registerAgents(
     'bench',

@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeAgentDefinition } from '../../dev/agent-files';
 import { createHubSimulator } from '../../dev/hub-sim/server';
 import type { HubSimulator } from '../../dev/hub-sim/server';
 import { createModelServer } from '../../dev/model-server/server';
@@ -102,17 +102,7 @@ describe('coordinator: Hub, Valkey and Temporal outages', () => {
     for (let i = 0; i < AGENTS; i++) agents.push(unique(`out${i}`));
     hub = await createHubSimulator({ seed: { agents: agents.map((id) => ({ id })) } });
     for (const id of agents) {
-      fs.mkdirSync(path.join(dir, 'defs', 'agents', id), { recursive: true });
-      fs.writeFileSync(
-        path.join(dir, 'defs', 'agents', id, 'config.yaml'),
-        YAML.stringify({
-          name: id,
-          type: 'native',
-          brain: { model: 'claude-sonnet-4', max_tokens: 500 },
-          capabilities: { grants: ['hub:read', 'hub:write'] },
-          behavior: { max_iterations: 3, limits: { min_interval_seconds: 0, max_daily_comments: 500 } },
-        }),
-      );
+      writeAgentDefinition(path.join(dir, 'defs'), id, { config: { behavior: { max_iterations: 3 } } });
     }
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: temporal.address,

@@ -10,8 +10,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { WorkflowHandleWithSignaledRunId } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
-import YAML from 'yaml';
 import type { WorldSeed } from '../../dev/hub-sim/seed';
+import { writeAgentDefinition } from '../../dev/agent-files';
 import { createHubSimulator } from '../../dev/hub-sim/server';
 import type { HubSimulator } from '../../dev/hub-sim/server';
 import { createModelServer } from '../../dev/model-server/server';
@@ -134,30 +134,16 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
     definitionsDir,
     async addAgent(prefix, a = {}) {
       const id = a.id ?? unique(prefix);
-      const dir = path.join(definitionsDir, 'agents', id);
-      fs.mkdirSync(dir, { recursive: true });
-      const config = {
-        name: id,
-        type: 'native',
-        brain: { model: 'claude-sonnet-4', max_tokens: a.maxTokens ?? 1000 },
-        capabilities: { grants: a.grants ?? ['hub:read', 'hub:write'] },
-        behavior: {
-          max_iterations: a.maxIterations ?? 5,
-          limits: {
-            max_daily_posts: 50,
-            max_daily_comments: 200,
-            max_responses_per_thread: 50,
-            min_interval_seconds: 0,
-          },
+      writeAgentDefinition(definitionsDir, id, {
+        config: {
+          brain: { max_tokens: a.maxTokens ?? 1000 },
+          capabilities: { grants: a.grants ?? ['hub:read', 'hub:write'] },
+          behavior: { max_iterations: a.maxIterations ?? 5 },
+          ...a.extra,
         },
-        ...a.extra,
-      };
-      fs.writeFileSync(path.join(dir, 'config.yaml'), YAML.stringify(config));
-      // The id in the prompt lets tests pick this agent's requests out of the model server's log.
-      fs.writeFileSync(
-        path.join(dir, 'system-prompt.md'),
-        `${a.systemPrompt ?? 'You are a test persona.'} Your id is ${id}.`,
-      );
+        // The id in the prompt lets tests pick this agent's requests out of the model server's log.
+        systemPrompt: `${a.systemPrompt ?? 'You are a test persona.'} Your id is ${id}.`,
+      });
       await hubClient.registerAgents('test-admin', [
         { name: id, display_name: id, description: 'test agent', type: 'native', config_hash: id },
       ]);
