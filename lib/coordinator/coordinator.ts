@@ -4,6 +4,7 @@
  * the task-queue depths. Every loop stops when the term's signal aborts (lease lost or shutdown),
  * which also aborts an in-flight long poll.
  */
+import { setMaxListeners } from 'node:events';
 import { LongPollUnsupportedError } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -90,6 +91,8 @@ export class Coordinator {
 
   private async lead(term: LeaderTerm): Promise<void> {
     const signal = AbortSignal.any([term.signal, this.stopController.signal]);
+    // Every scheduling call of the term listens on this signal (up to 32 in flight, plus the loops).
+    setMaxListeners(256, signal);
     // Checked right before every scheduling call, not just at the top of a loop.
     const stillLeader = (): boolean =>
       !signal.aborted && this.o.lease.isLeader() && this.o.lease.currentTerm()?.id === term.id;

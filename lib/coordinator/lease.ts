@@ -21,6 +21,7 @@
  * Scheduling races between an old and a new leader are harmless beyond wasted work: activations
  * use one workflow id per agent, so Temporal itself never runs two activations of one agent.
  */
+import { setMaxListeners } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger';
 import { DependencyHealth, describeError, jittered } from './backoff';
@@ -258,6 +259,8 @@ export class LeaderLease {
 
   private becomeLeader(): void {
     const controller = new AbortController();
+    // The term's signal is combined once per term, but the long poll and waits listen on it too.
+    setMaxListeners(64, controller.signal);
     const term: LeaderTerm = { id: ++this.termCount, signal: controller.signal };
     this.term = { term, controller };
     this.o.logger.info({ term: term.id }, 'leadership acquired');
