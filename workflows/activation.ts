@@ -482,9 +482,10 @@ async function sessionTool(
   for (let attempt = 0; ; attempt++) {
     const session = state.session!;
     try {
-      return await sessionCalls(session).callSessionTool.executeWithOptions({ summary: `mcp ${toolName}` }, [
-        { ...args, sessionId: session.sessionId },
-      ]);
+      return await sessionCalls(session).callSessionTool.executeWithOptions(
+        { summary: toolSummary(toolName) },
+        [{ ...args, sessionId: session.sessionId }],
+      );
     } catch (err) {
       if (!isSessionLost(err) || attempt >= 1) {
         if (isCancellation(err)) throw err;
@@ -498,6 +499,11 @@ async function sessionTool(
       state.session = await openSession(state);
     }
   }
+}
+
+/** The activity summary of a session tool: `mcp github.create_issue`, or `tool Bash` for workspace tools. */
+function toolSummary(name: string): string {
+  return name.startsWith('mcp_') ? `mcp ${name.slice(4).replace('_', '.')}` : `tool ${name}`;
 }
 
 function isSessionLost(err: unknown): boolean {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scenario } from '../../dev/model-server/scenario';
 import { buildWorkflowBundle } from '../../scripts/build-bundle';
+import { activationWorkflowId } from '../../lib/contract';
 import type { TestProcess } from '../support/processes';
 import { startRunnerProcess } from '../support/processes';
 import type { ActivationStack } from '../support/stack';
@@ -136,6 +137,19 @@ describe('activations with MCP tools', () => {
     expect(transcript).toContain('saved by toolsmith');
     const comments = (await stack.hub.admin.activity(agentId)).comments.map((c) => c.content);
     expect(comments).toEqual(['file says: saved by toolsmith']);
+    // The Temporal UI shows each step by its summary.
+    const history = await stack.client.workflow.getHandle(activationWorkflowId(agentId)).fetchHistory();
+    const summaries = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => JSON.parse(Buffer.from(e.userMetadata?.summary?.data ?? '""').toString()) as string);
+    expect(summaries).toEqual(
+      expect.arrayContaining([
+        'llm #1 claude-sonnet-4',
+        'mcp everything.echo',
+        'mcp filesystem.write_file',
+        'mcp hub.hub_post',
+      ]),
+    );
     runner.shutdown();
   });
 
