@@ -126,16 +126,12 @@ function stringField(input: Record<string, unknown>, name: string, required: boo
 /** A tool input the model got wrong: goes back to the model as an is_error result. */
 class ToolInputError extends Error {}
 
-/** Runs `fn` while heartbeating every second, with the activity's cancellation as abort signal. */
-async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  ctx.heartbeat();
-  const timer = setInterval(() => ctx.heartbeat(), 1000);
-  try {
-    return await fn(ctx.cancellationSignal);
-  } finally {
-    clearInterval(timer);
-  }
+/**
+ * Runs `fn` with the activity's cancellation as its abort signal, so a cancelled activation aborts
+ * the HTTP request in flight. Heartbeats come from the runner's interceptor (activities/heartbeat.ts).
+ */
+function withCancellation<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return fn(Context.current().cancellationSignal);
 }
 
 export function createActivationActivities(deps: ActivationDeps) {
@@ -462,7 +458,7 @@ export function createActivationActivities(deps: ActivationDeps) {
 
       let spent = { tokens: 0, costUsd: 0 };
       try {
-        const response = await withHeartbeat((signal) =>
+        const response = await withCancellation((signal) =>
           callModel(
             deps.anthropic,
             {
@@ -545,7 +541,7 @@ export function createActivationActivities(deps: ActivationDeps) {
       if (!isHubTool(call.name)) return store(`unknown tool ${call.name}`, true);
       const def = await definition(input.agentId);
       try {
-        const r = await withHeartbeat((signal) =>
+        const r = await withCancellation((signal) =>
           runHubTool(def, call.name, call.input, input.idempotencyKey, signal),
         );
         metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });

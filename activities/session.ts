@@ -109,21 +109,23 @@ export function createSessionActivities(deps: SessionDeps) {
         if (!acquired.ok) return store(`not posted: ${acquired.reason}`, true);
         limitToken = acquired.token;
       }
-      const ctx = Context.current();
-      ctx.heartbeat();
-      const beat = setInterval(() => ctx.heartbeat(), 1000);
+      // Heartbeats come from the runner's interceptor; the cancellation signal aborts the call.
       try {
-        const r = await deps.sessions.call(input.sessionId, call.name, call.input, ctx.cancellationSignal, {
-          idempotencyKey: input.idempotencyKey,
-        });
+        const r = await deps.sessions.call(
+          input.sessionId,
+          call.name,
+          call.input,
+          Context.current().cancellationSignal,
+          {
+            idempotencyKey: input.idempotencyKey,
+          },
+        );
         deps.metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
         if (r.isError && limitToken) await deps.limits.release(input.agentId!, limitToken);
         return await store(r.content, r.isError);
       } catch (err) {
         if (limitToken) await deps.limits.release(input.agentId!, limitToken);
         throw err;
-      } finally {
-        clearInterval(beat);
       }
     },
 

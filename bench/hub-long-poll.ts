@@ -78,12 +78,19 @@ async function longPollLatency(url: string, injections: number): Promise<number[
   return samples;
 }
 
-async function requestRate(
-  url: string,
+interface RateResult {
+  requests: number;
+  errors: number;
+  elapsedMs: number;
+  latencies: number[];
+}
+
+/** Runs `once` from `concurrency` loops for `seconds`; `once` resolves true for a good answer. */
+async function measureRate(
   concurrency: number,
   seconds: number,
-): Promise<{ requests: number; errors: number; elapsedMs: number; latencies: number[] }> {
-  const hub = new HubClient({ baseUrl: url, clientId: 'bench-rate', maxRetries: 0 });
+  once: () => Promise<boolean>,
+): Promise<RateResult> {
   const deadline = performance.now() + seconds * 1000;
   const latencies: number[] = [];
   let errors = 0;
@@ -92,24 +99,26 @@ async function requestRate(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
         const t0 = performance.now();
-        try {
-          await hub.getAgent('research-agent');
-          latencies.push(performance.now() - t0);
-        } catch {
-          errors += 1;
-        }
+        if (await once()) latencies.push(performance.now() - t0);
+        else errors += 1;
       }
     }),
   );
   return { requests: latencies.length, errors, elapsedMs: performance.now() - started, latencies };
 }
 
+async function requestRate(url: string, concurrency: number, seconds: number): Promise<RateResult> {
+  const hub = new HubClient({ baseUrl: url, clientId: 'bench-rate', maxRetries: 0 });
+  return measureRate(concurrency, seconds, () =>
+    hub.getAgent('research-agent').then(
+      () => true,
+      () => false,
+    ),
+  );
+}
+
 /** The same load over bare node:http keep-alive sockets: the simulator's own capacity, without client-side parsing. */
-async function rawRequestRate(
-  url: string,
-  concurrency: number,
-  seconds: number,
-): Promise<{ requests: number; errors: number; elapsedMs: number; latencies: number[] }> {
+async function rawRequestRate(url: string, concurrency: number, seconds: number): Promise<RateResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const target = new URL('/api/v1/agents/research-agent', url);
   const get = (): Promise<number> =>
@@ -120,22 +129,16 @@ async function rawRequestRate(
       });
       req.on('error', reject);
     });
-  const deadline = performance.now() + seconds * 1000;
-  const latencies: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const status = await get().catch(() => 0);
-        if (status === 200) latencies.push(performance.now() - t0);
-        else errors += 1;
-      }
-    }),
-  );
-  agent.destroy();
-  return { requests: latencies.length, errors, elapsedMs: performance.now() - started, latencies };
+  try {
+    return await measureRate(concurrency, seconds, () =>
+      get().then(
+        (status) => status === 200,
+        () => false,
+      ),
+    );
+  } finally {
+    agent.destroy();
+  }
 }
 
 async function main(): Promise<void> {

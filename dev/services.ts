@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../lib/contract';
+import { freePort } from '../lib/net';
 
 const ROOT = path.resolve(__dirname, '..');
 const WATCHDOG = path.join(ROOT, 'dev', 'watchdog.sh');
@@ -31,18 +32,7 @@ export function toolPaths(): { temporal: string; valkey: string } {
   return { temporal, valkey };
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Resolves once something accepts TCP connections on host:port, or rejects after timeoutMs. */
 export async function waitForPort(port: number, timeoutMs: number, host = '127.0.0.1'): Promise<void> {

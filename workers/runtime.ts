@@ -4,7 +4,7 @@
  */
 import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { LogLevel } from '@temporalio/worker';
-import { freePort } from '../dev/services';
+import { freePort } from '../lib/net';
 import type { Logger } from '../lib/logger';
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
