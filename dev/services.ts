@@ -106,9 +106,9 @@ export function startEntryProcess(
   name: string,
   entry: string,
   env: Record<string, string>,
-  options: { port?: number; logFile?: string } = {},
+  options: { port?: number; logFile?: string; nodeArgs?: string[] } = {},
 ): ServiceHandle {
-  const args = ['--import', 'tsx', path.join(ROOT, entry)];
+  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, entry)];
   const handle = supervise(
     name,
     options.port ?? 0,

@@ -37,6 +37,9 @@ export function redisOptions(o: CreateRedisOptions = {}): RedisOptions {
     // createRedis switches it off from then on, so an outage fails commands at once.
     enableOfflineQueue: true,
     lazyConnect: false,
+    // Commands issued in the same tick share one write: many concurrent activities then cost one
+    // syscall per tick instead of one per command.
+    enableAutoPipelining: true,
     retryStrategy: (times: number) => reconnectDelayMs(times, maxDelay),
   };
 }

@@ -150,6 +150,7 @@ describe('Valkey client and failure classification', () => {
       commandTimeout: 2000,
       maxRetriesPerRequest: 1,
       lazyConnect: false,
+      enableAutoPipelining: true,
     });
     expect([1, 2, 3, 4, 5, 6, 50].map((t) => reconnectDelayMs(t, 2000))).toEqual([
       100, 200, 400, 800, 1600, 2000, 2000,
