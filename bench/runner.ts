@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { Redis } from 'ioredis';
 import { writeAgentDefinition } from '../dev/agent-files';
 import { createHubSimulator } from '../dev/hub-sim/server';
 import type { HubSimulator } from '../dev/hub-sim/server';
@@ -28,7 +29,7 @@ import type { Scenario } from '../dev/model-server/scenario';
 import { startEntryProcess, startTemporal, startValkey, freePort, waitForPort } from '../dev/services';
 import type { ServiceHandle } from '../dev/services';
 import type { ActivationInput, ActivationResult } from '../lib/contract';
-import { ACTIVATION_WORKFLOW, TaskQueue, activationWorkflowId } from '../lib/contract';
+import { ACTIVATION_WORKFLOW, TaskQueue, activationSearchAttributes, activationWorkflowId } from '../lib/contract';
 import { HubClient } from '../lib/hub/client';
 import { buildWorkflowBundle } from '../scripts/build-bundle';
 
@@ -110,6 +111,24 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/** Calls per Valkey command since the server started (INFO commandstats). */
+async function valkeyCalls(redis: Redis): Promise<Map<string, number>> {
+  const info = await redis.info('commandstats');
+  const calls = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_(\S+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
+  return calls;
+}
+
+/** "evalsha 4.0, get 3.0, …": Valkey commands per activation between two `valkeyCalls` readings. */
+function perActivation(before: Map<string, number>, after: Map<string, number>, n: number): string {
+  const rows = [...after]
+    .map(([cmd, c]) => [cmd, (c - (before.get(cmd) ?? 0)) / n] as const)
+    .filter(([cmd, c]) => c > 0 && cmd !== 'info')
+    .sort((a, b) => b[1] - a[1]);
+  const total = rows.reduce((sum, [, c]) => sum + c, 0);
+  return `${total.toFixed(1)} (${rows.map(([cmd, c]) => `${cmd} ${c.toFixed(1)}`).join(', ')})`;
+}
+
 /** CPU seconds used by each named process between `start()` and the returned function's call. */
 function cpuMeter(pids: Record<string, number>): () => string {
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
@@ -159,6 +178,8 @@ function activate(client: Client, agentId: string): Promise<ActivationResult> {
       args: [input],
       signal: 'inboxUpdated',
       signalArgs: [],
+      // As the coordinator starts them.
+      typedSearchAttributes: activationSearchAttributes(agentId, 'notification'),
     })
     .then((h) => h.result() as Promise<ActivationResult>);
 }
@@ -295,10 +316,12 @@ async function main(): Promise<void> {
     { nodeArgs: runnerNodeArgs() },
   );
   await waitForPort(baselinePort, 120_000);
+  const redis = new Redis(valkey.url);
   const ratios: number[] = [];
   for (let round = 1; round <= rounds; round++) {
     const tpAgents = await addAgents(w, `tp${round}`, throughputN);
     let meter = cpuMeter({ runner: nodePidOf(runner.handle), temporal: temporalPid, valkey: valkeyPid });
+    const callsBefore = await valkeyCalls(redis);
     t = Date.now();
     const tpResults = await Promise.all(tpAgents.map((a) => activate(client, a)));
     const tpWall = (Date.now() - t) / 1000;
@@ -310,6 +333,9 @@ async function main(): Promise<void> {
       `throughput #${round}: ${throughputN} activations (${tpOk} succeeded, ${activities} activities each) in ${tpWall.toFixed(1)} s = ${rate.toFixed(1)} activations/s`,
     );
     console.log(`  ${meter()}`);
+    console.log(
+      `  Valkey commands per activation: ${perActivation(callsBefore, await valkeyCalls(redis), throughputN)}`,
+    );
 
     meter = cpuMeter({
       'baseline worker': nodePidOf(baseline, 'baseline-worker.ts'),
@@ -339,6 +365,7 @@ async function main(): Promise<void> {
     `throughput ratio: median ${median.toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')} ` +
       `(target ≥ 0.7: ${median >= 0.7 ? 'met' : 'NOT met'})`,
   );
+  redis.disconnect();
   await baseline.stop();
   await finish();
 

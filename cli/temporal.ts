@@ -14,8 +14,8 @@ import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Settings } from '../lib/config';
 import type { SkillSyncResult } from '../workflows/skill-sync';
-import { ACTIVATION_WORKFLOW, SearchAttr, activationWorkflowId } from '../lib/contract';
-import type { ActivationInput, ActivationResult, ActivationTrigger } from '../lib/contract';
+import { ACTIVATION_WORKFLOW, SearchAttr, activationSearchAttributes, activationWorkflowId } from '../lib/contract';
+import type { ActivationInput, ActivationResult } from '../lib/contract';
 import { temporalConnectionOptions } from '../lib/temporal';
 import type { ActivationStatus } from '../workflows/activation';
 import type { ActivationRef, ActivationSummary, ActivationsApi } from './context';
@@ -182,7 +182,7 @@ class TemporalActivations implements ActivationsApi {
         signalArgs: [],
         // Like the coordinator: a running activation takes the signal; only a closed one restarts.
         workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: searchAttributes(input.agentId, input.trigger),
+        typedSearchAttributes: activationSearchAttributes(input.agentId, input.trigger),
       }),
     );
     return { workflowId: handle.workflowId, runId: handle.signaledRunId };
@@ -251,13 +251,6 @@ class TemporalActivations implements ActivationsApi {
   async close(): Promise<void> {
     await this.connection.close();
   }
-}
-
-function searchAttributes(agentId: string, trigger: ActivationTrigger) {
-  return [
-    { key: SearchAttr.agentId, value: agentId },
-    { key: SearchAttr.trigger, value: trigger },
-  ];
 }
 
 /** Plain data from the SDK's execution info (describe and list return the same shape). */

@@ -75,6 +75,14 @@ export const SearchAttr = {
   costUsd: defineSearchAttributeKey('BotburrowCostUsd', 'DOUBLE'),
 } as const;
 
+/** The search attributes an activation is started with (the workflow upserts them if missing). */
+export function activationSearchAttributes(agentId: string, trigger: ActivationTrigger) {
+  return [
+    { key: SearchAttr.agentId, value: agentId },
+    { key: SearchAttr.trigger, value: trigger },
+  ];
+}
+
 /** Search attributes to register on a server, as `name=Type` for the Temporal CLI. */
 export const SEARCH_ATTRIBUTE_REGISTRATIONS: readonly string[] = [
   'BotburrowAgentId=Keyword',

@@ -13,6 +13,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -60,6 +61,14 @@ export interface ActivationStatus {
 export const inboxUpdatedSignal = defineSignal('inboxUpdated');
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
 export const statusQuery = defineQuery<ActivationStatus>('status');
+
+/**
+ * Runs started before this change keep their activation timer and per-turn search-attribute
+ * upserts when replayed. Newer runs notice the timeout at their safe points (no server timer),
+ * upsert the agent and trigger only when the starter did not set them, and upsert the totals once
+ * at the end (the live numbers are in the `status` query).
+ */
+const LEAN_HISTORY_PATCH = 'lean-history';
 
 const nonRetryable = [FailureType.definition, FailureType.llmNonRetryable, FailureType.unsupportedAgentType];
 
@@ -137,12 +146,26 @@ class ActivationState {
   sessionMoves = 0;
   /** Set once the run must stop at the next safe point, with the outcome it will end with. */
   stop: { outcome: ActivationOutcome; reason: string } | null = null;
+  /** Workflow time at which the activation times out (lean runs; older runs use a timer). */
+  deadline: { at: number; timeoutMs: number } | null = null;
   error: string | undefined;
 
-  constructor(readonly input: ActivationInput) {}
+  constructor(
+    readonly input: ActivationInput,
+    /** Whether this run follows LEAN_HISTORY_PATCH. */
+    readonly lean: boolean,
+  ) {}
 
   requestStop(outcome: ActivationOutcome, reason: string): void {
     this.stop ??= { outcome, reason };
+  }
+
+  /** True once the run must stop; a safe point, where a passed deadline is noticed. */
+  stopping(): boolean {
+    if (this.deadline && Date.now() >= this.deadline.at) {
+      this.requestStop('timed_out', timeoutReason(this.deadline.timeoutMs));
+    }
+    return this.stop !== null;
   }
 
   account(r: Extract<LlmTurnResult, { kind: 'ok' }>): void {
@@ -186,7 +209,7 @@ interface LoopResult {
 
 export async function activationWorkflow(input: ActivationInput): Promise<ActivationResult> {
   const info = workflowInfo();
-  const state = new ActivationState(input);
+  const state = new ActivationState(input, patched(LEAN_HISTORY_PATCH));
   const startedAt = Date.now();
   const work = new CancellationScope();
 
@@ -198,10 +221,15 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
     state.requestStop('cancelled', c.reason ?? 'cancel signal');
     work.cancel();
   });
-  upsertSearchAttributes([
+  const identity = [
     { key: SearchAttr.agentId, value: input.agentId },
     { key: SearchAttr.trigger, value: input.trigger },
-  ]);
+  ];
+  // The coordinator and the CLI set these at start; anything else starting a run may not have.
+  const missing = state.lean
+    ? identity.filter((a) => info.typedSearchAttributes.get(a.key) === undefined)
+    : identity;
+  if (missing.length > 0) upsertSearchAttributes(missing);
 
   let outcome: ActivationOutcome;
   try {
@@ -299,26 +327,29 @@ async function run(state: ActivationState): Promise<ActivationOutcome> {
   const profile = prep.profile;
   state.profile = profile;
 
-  // The activation timer: when it fires, the loop stops at its next safe point.
+  // The activation timeout stops the loop at its next safe point: lean runs compare the workflow
+  // clock with a deadline there, older runs (replayed) had a timer set the stop.
   const timer = new CancellationScope();
-  void timer
-    .run(() => sleep(profile.activationTimeoutMs))
-    .then(() =>
-      state.requestStop('timed_out', `activation timeout of ${profile.activationTimeoutMs / 1000}s reached`),
-    )
-    .catch(() => undefined);
+  if (state.lean) {
+    state.deadline = { at: Date.now() + profile.activationTimeoutMs, timeoutMs: profile.activationTimeoutMs };
+  } else {
+    void timer
+      .run(() => sleep(profile.activationTimeoutMs))
+      .then(() => state.requestStop('timed_out', timeoutReason(profile.activationTimeoutMs)))
+      .catch(() => undefined);
+  }
   try {
     if (profile.needsSession) state.session = await openSession(state);
     if (input.trigger === 'exploration') {
       await explore(state);
     } else {
       const handled = await handleNotifications(state);
-      if (handled === 0 && input.trigger === 'manual' && !state.stop) await explore(state);
+      if (handled === 0 && input.trigger === 'manual' && !state.stopping()) await explore(state);
     }
   } finally {
     timer.cancel();
   }
-  if (state.stop) {
+  if (state.stopping() && state.stop) {
     if (state.stop.outcome !== 'cancelled') state.error ??= state.stop.reason;
     return state.stop.outcome;
   }
@@ -338,7 +369,7 @@ async function handleNotifications(state: ActivationState): Promise<number> {
     state.inboxDirty = false;
     const inbox = await hub.fetchNotifications({ agentId });
     for (const n of inbox.filter((x) => !handled.has(x.id))) {
-      if (state.stop) return handled.size;
+      if (state.stopping()) return handled.size;
       state.currentNotification = n.id;
       if (shouldRespond(n.type, profile.behavior)) {
         const loop = await conversation(state, n);
@@ -350,7 +381,7 @@ async function handleNotifications(state: ActivationState): Promise<number> {
       state.notificationsProcessed++;
     }
     state.currentNotification = null;
-  } while (state.inboxDirty && !state.stop);
+  } while (state.inboxDirty && !state.stopping());
   return handled.size;
 }
 
@@ -392,7 +423,7 @@ async function conversation(
   let posted = false;
 
   for (let turn = 0; turn < profile.maxIterations; turn++) {
-    if (state.stop) return { stopped: true, finalText: '', posted };
+    if (state.stopping()) return { stopped: true, finalText: '', posted };
     const final = turn === profile.maxIterations - 1;
     state.iteration++;
     const r = await llm.llmTurn.executeWithOptions({ summary: `llm #${state.iteration} ${profile.model}` }, [
@@ -414,17 +445,19 @@ async function conversation(
       return { stopped: true, finalText: '', posted };
     }
     state.account(r);
-    upsertSearchAttributes([
-      { key: SearchAttr.iterations, value: state.iteration },
-      { key: SearchAttr.tokens, value: state.tokensInput + state.tokensOutput },
-    ]);
+    if (!state.lean) {
+      upsertSearchAttributes([
+        { key: SearchAttr.iterations, value: state.iteration },
+        { key: SearchAttr.tokens, value: state.tokensInput + state.tokensOutput },
+      ]);
+    }
     if (r.toolCalls.length === 0 || final) {
       if (final) state.hitIterationCap = true;
       return { stopped: false, finalText: r.text, posted };
     }
     toolResults = [];
     for (const call of r.toolCalls) {
-      if (state.stop) return { stopped: true, finalText: '', posted };
+      if (state.stopping()) return { stopped: true, finalText: '', posted };
       state.lastTool = call.name;
       const ref = await runTool(state, conversationId, turn, call, offered);
       if ('posted' in ref && ref.posted) {
@@ -531,6 +564,10 @@ async function closeSession(session: SessionInfo): Promise<void> {
   } catch {
     // The runner that held it is gone, and its sessions with it.
   }
+}
+
+function timeoutReason(timeoutMs: number): string {
+  return `activation timeout of ${timeoutMs / 1000}s reached`;
 }
 
 function describeFailure(err: unknown): string {

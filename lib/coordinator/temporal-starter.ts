@@ -4,8 +4,8 @@
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
-import { ACTIVATION_WORKFLOW, SearchAttr, TaskQueue, activationWorkflowId } from '../contract';
-import type { ActivationInput, ActivationTrigger } from '../contract';
+import { ACTIVATION_WORKFLOW, TaskQueue, activationSearchAttributes, activationWorkflowId } from '../contract';
+import type { ActivationInput } from '../contract';
 import type { ActivationStarter } from './types';
 
 /** Signal name of `activationWorkflow` (workflows/activation.ts) for "new notifications arrived". */
@@ -14,13 +14,6 @@ export const INBOX_UPDATED_SIGNAL = 'inboxUpdated';
 export interface TemporalStarterOptions {
   /** Upper bound of one start/signal call, including the SDK's own gRPC retries. */
   callTimeoutMs?: number;
-}
-
-function searchAttributes(agentId: string, trigger: ActivationTrigger) {
-  return [
-    { key: SearchAttr.agentId, value: agentId },
-    { key: SearchAttr.trigger, value: trigger },
-  ];
 }
 
 /** Builds the starter; calls fail after `callTimeoutMs` rather than wait out a Temporal outage. */
@@ -45,7 +38,7 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
             signalArgs: [],
             // A running activation (of any trigger) takes the signal; only a closed one is restarted.
             workflowIdConflictPolicy: 'USE_EXISTING',
-            typedSearchAttributes: searchAttributes(agentId, 'notification'),
+            typedSearchAttributes: activationSearchAttributes(agentId, 'notification'),
           }),
         signal,
       );
@@ -61,7 +54,7 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
               taskQueue: TaskQueue.normal,
               args: [input],
               workflowIdConflictPolicy: 'FAIL',
-              typedSearchAttributes: searchAttributes(agentId, 'exploration'),
+              typedSearchAttributes: activationSearchAttributes(agentId, 'exploration'),
             }),
           signal,
         );

@@ -6,7 +6,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scenario } from '../../dev/model-server/scenario';
-import { SearchAttr, activationWorkflowId } from '../../lib/contract';
+import type { temporal } from '@temporalio/proto';
+import type { ActivationInput, ActivationResult } from '../../lib/contract';
+import { ACTIVATION_WORKFLOW, SearchAttr, TaskQueue, activationWorkflowId } from '../../lib/contract';
 import { exportHistory } from '../../scripts/export-history';
 import type { ActivationStack } from '../support/stack';
 import { startStack } from '../support/stack';
@@ -106,6 +108,21 @@ describe('activationWorkflow', () => {
     return n.id;
   }
 
+  async function historyEvents(agentId: string): Promise<temporal.api.history.v1.IHistoryEvent[]> {
+    const history = await stack.client.workflow.getHandle(activationWorkflowId(agentId)).fetchHistory();
+    return history.events ?? [];
+  }
+
+  /** The Botburrow search attributes of each upsert, in order (the SDK's own patch upserts left out). */
+  function botburrowUpserts(events: temporal.api.history.v1.IHistoryEvent[]): string[][] {
+    return events
+      .map((e) =>
+        Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+      )
+      .map((keys) => keys.filter((k) => k.startsWith('Botburrow')).sort())
+      .filter((keys) => keys.length > 0);
+  }
+
   async function maybeRecord(agentId: string, name: string): Promise<void> {
     if (record)
       await exportHistory(
@@ -149,7 +166,38 @@ describe('activationWorkflow', () => {
     const desc = await stack.client.workflow.getHandle(activationWorkflowId(agentId)).describe();
     expect(desc.typedSearchAttributes.get(SearchAttr.outcome)).toBe('succeeded');
     expect(desc.typedSearchAttributes.get(SearchAttr.iterations)).toBe(3);
+    // Started with its search attributes (as the coordinator does): the run upserts only its totals,
+    // once, and keeps no timer on the server for its timeout.
+    const events = await historyEvents(agentId);
+    expect(botburrowUpserts(events)).toEqual([
+      ['BotburrowCostUsd', 'BotburrowIterations', 'BotburrowOutcome', 'BotburrowTokens'],
+    ]);
+    expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(0);
     await maybeRecord(agentId, 'succeeded');
+  });
+
+  it('sets its agent and trigger search attributes when started without them', async () => {
+    const agentId = await stack.addAgent('bare-start');
+    await notify(agentId);
+    const input: ActivationInput = {
+      agentId,
+      trigger: 'notification',
+      requestedAt: new Date().toISOString(),
+    };
+    const result = await stack.client.workflow.execute(ACTIVATION_WORKFLOW, {
+      workflowId: activationWorkflowId(agentId),
+      taskQueue: TaskQueue.high,
+      args: [input],
+    });
+    expect((result as ActivationResult).outcome).toBe('succeeded');
+    const desc = await stack.client.workflow.getHandle(activationWorkflowId(agentId)).describe();
+    expect(desc.typedSearchAttributes.get(SearchAttr.agentId)).toBe(agentId);
+    expect(desc.typedSearchAttributes.get(SearchAttr.trigger)).toBe('notification');
+    expect(desc.typedSearchAttributes.get(SearchAttr.outcome)).toBe('succeeded');
+    expect(botburrowUpserts(await historyEvents(agentId))).toEqual([
+      ['BotburrowAgentId', 'BotburrowTrigger'],
+      ['BotburrowCostUsd', 'BotburrowIterations', 'BotburrowOutcome', 'BotburrowTokens'],
+    ]);
   });
 
   it('posts a text-only answer as the reply, and nothing for "no response needed"', async () => {

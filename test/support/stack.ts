@@ -19,7 +19,7 @@ import type { Scenario } from '../../dev/model-server/scenario';
 import type { Settings } from '../../lib/config';
 import { loadSettings } from '../../lib/config';
 import type { ActivationInput, ActivationResult, ActivationTrigger } from '../../lib/contract';
-import { ACTIVATION_WORKFLOW, TaskQueue, activationWorkflowId } from '../../lib/contract';
+import { ACTIVATION_WORKFLOW, TaskQueue, activationSearchAttributes, activationWorkflowId } from '../../lib/contract';
 import { createGuards } from '../../lib/guards';
 import type { Guards } from '../../lib/guards';
 import { HubClient } from '../../lib/hub/client';
@@ -167,6 +167,7 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
         args: [input],
         signal: 'inboxUpdated',
         signalArgs: [],
+        typedSearchAttributes: activationSearchAttributes(agentId, trigger),
       }) as Promise<WorkflowHandleWithSignaledRunId<typeof workflows.activationWorkflow>>;
     },
     async run(agentId, trigger) {
