@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { Redis } from 'ioredis';
 import { writeAgentDefinition } from '../dev/agent-files';
 import { createHubSimulator } from '../dev/hub-sim/server';
@@ -29,7 +30,12 @@ import type { Scenario } from '../dev/model-server/scenario';
 import { startEntryProcess, startTemporal, startValkey, freePort, waitForPort } from '../dev/services';
 import type { ServiceHandle } from '../dev/services';
 import type { ActivationInput, ActivationResult } from '../lib/contract';
-import { ACTIVATION_WORKFLOW, TaskQueue, activationSearchAttributes, activationWorkflowId } from '../lib/contract';
+import {
+  ACTIVATION_WORKFLOW,
+  TaskQueue,
+  activationSearchAttributes,
+  activationWorkflowId,
+} from '../lib/contract';
 import { HubClient } from '../lib/hub/client';
 import { buildWorkflowBundle } from '../scripts/build-bundle';
 
@@ -102,6 +108,18 @@ function nodePidOf(handle: ServiceHandle, entry = 'workers/runner.ts'): number {
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** Regular activities (scheduled events) and local activities (their markers) in a history. */
+function activityCounts(history: { events?: temporal.api.history.v1.IHistoryEvent[] | null }): {
+  regular: number;
+  local: number;
+} {
+  const events = history.events ?? [];
+  return {
+    regular: events.filter((e) => e.activityTaskScheduledEventAttributes).length,
+    local: events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
+  };
+}
 
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {
@@ -317,54 +335,71 @@ async function main(): Promise<void> {
   );
   await waitForPort(baselinePort, 120_000);
   const redis = new Redis(valkey.url);
-  const ratios: number[] = [];
+  const ratios: { allRegular: number; sameMix: number }[] = [];
   for (let round = 1; round <= rounds; round++) {
     const tpAgents = await addAgents(w, `tp${round}`, throughputN);
-    let meter = cpuMeter({ runner: nodePidOf(runner.handle), temporal: temporalPid, valkey: valkeyPid });
+    const meter = cpuMeter({ runner: nodePidOf(runner.handle), temporal: temporalPid, valkey: valkeyPid });
     const callsBefore = await valkeyCalls(redis);
     t = Date.now();
     const tpResults = await Promise.all(tpAgents.map((a) => activate(client, a)));
     const tpWall = (Date.now() - t) / 1000;
     const tpOk = tpResults.filter((r) => r.outcome === 'succeeded').length;
-    const sample = await client.workflow.getHandle(activationWorkflowId(tpAgents[0]!)).fetchHistory();
-    const activities = (sample.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+    const { regular, local } = activityCounts(
+      await client.workflow.getHandle(activationWorkflowId(tpAgents[0]!)).fetchHistory(),
+    );
     const rate = throughputN / tpWall;
     console.log(
-      `throughput #${round}: ${throughputN} activations (${tpOk} succeeded, ${activities} activities each) in ${tpWall.toFixed(1)} s = ${rate.toFixed(1)} activations/s`,
+      `throughput #${round}: ${throughputN} activations (${tpOk} succeeded, ${regular + local} activities each: ` +
+        `${regular} regular, ${local} local) in ${tpWall.toFixed(1)} s = ${rate.toFixed(1)} activations/s`,
     );
     console.log(`  ${meter()}`);
     console.log(
       `  Valkey commands per activation: ${perActivation(callsBefore, await valkeyCalls(redis), throughputN)}`,
     );
+    const allRegular = await baselineRound(`all-regular-${round}`, regular + local, 0);
+    const sameMix = await baselineRound(`same-mix-${round}`, regular, local);
+    ratios.push({ allRegular: rate / allRegular, sameMix: rate / sameMix });
+    console.log(
+      `  ratio ${(rate / allRegular).toFixed(2)} to the baseline; ${(rate / sameMix).toFixed(2)} to the same mix`,
+    );
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const headline = median(ratios.map((r) => r.allRegular));
+  console.log(
+    `throughput ratio to the bare baseline (same number of activities): median ${headline.toFixed(2)} of ` +
+      `${ratios.map((r) => r.allRegular.toFixed(2)).join(', ')} (target ≥ 0.7: ${headline >= 0.7 ? 'met' : 'NOT met'})`,
+  );
+  console.log(
+    `throughput ratio to a bare workflow with the same regular/local mix: median ` +
+      `${median(ratios.map((r) => r.sameMix)).toFixed(2)} of ${ratios.map((r) => r.sameMix.toFixed(2)).join(', ')}`,
+  );
 
-    meter = cpuMeter({
+  /** Runs `throughputN` baseline workflows at once; resolves to workflows per second. */
+  async function baselineRound(name: string, regular: number, local: number): Promise<number> {
+    const meter = cpuMeter({
       'baseline worker': nodePidOf(baseline, 'baseline-worker.ts'),
       temporal: temporalPid,
       valkey: valkeyPid,
     });
-    t = Date.now();
+    const started = Date.now();
     await Promise.all(
       Array.from({ length: throughputN }, (_, i) =>
         client.workflow.execute('baselineWorkflow', {
           taskQueue: 'bench-baseline',
-          workflowId: `baseline-${round}-${i}`,
-          args: [activities],
+          workflowId: `baseline-${name}-${i}`,
+          args: [regular, local],
         }),
       ),
     );
-    const baseWall = (Date.now() - t) / 1000;
-    const baseRate = throughputN / baseWall;
-    ratios.push(rate / baseRate);
+    const wall = (Date.now() - started) / 1000;
+    const baseRate = throughputN / wall;
     console.log(
-      `baseline #${round}: ${throughputN} bare workflows with ${activities} activities each in ${baseWall.toFixed(1)} s = ${baseRate.toFixed(1)} workflows/s; ratio ${(rate / baseRate).toFixed(2)}`,
+      `  baseline (${regular} regular, ${local} local no-op activities): ${throughputN} workflows in ` +
+        `${wall.toFixed(1)} s = ${baseRate.toFixed(1)} workflows/s`,
     );
-    console.log(`  ${meter()}`);
+    console.log(`    ${meter()}`);
+    return baseRate;
   }
-  const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
-  console.log(
-    `throughput ratio: median ${median.toFixed(2)} of ${ratios.map((r) => r.toFixed(2)).join(', ')} ` +
-      `(target ≥ 0.7: ${median >= 0.7 ? 'met' : 'NOT met'})`,
-  );
   redis.disconnect();
   await baseline.stop();
   await finish();

@@ -15,6 +15,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -63,22 +64,38 @@ export const cancelSignal = defineSignal<[CancelInput]>('cancel');
 export const statusQuery = defineQuery<ActivationStatus>('status');
 
 /**
- * Runs started before this change keep their activation timer and per-turn search-attribute
- * upserts when replayed. Newer runs notice the timeout at their safe points (no server timer),
- * upsert the agent and trigger only when the starter did not set them, and upsert the totals once
- * at the end (the live numbers are in the `status` query).
+ * Runs started before this change keep their activation timer, per-turn search-attribute upserts
+ * and bookkeeping activities when replayed. Newer runs notice the timeout at their safe points (no
+ * server timer), upsert the agent and trigger only when the starter did not set them, upsert the
+ * totals once at the end (the live numbers are in the `status` query) and run the bookkeeping
+ * steps as local activities.
  */
 const LEAN_HISTORY_PATCH = 'lean-history';
 
 const nonRetryable = [FailureType.definition, FailureType.llmNonRetryable, FailureType.unsupportedAgentType];
 
-/** Guards, Hub reads and bookkeeping: short, retried with backoff for as long as the run lasts. */
+/** Guards, Hub reads and bookkeeping in runs from before LEAN_HISTORY_PATCH: short, retried with backoff for as long as the run lasts. */
 const hub = proxyActivities<ActivationActivities>({
   startToCloseTimeout: '60 seconds',
   // Every runner activity heartbeats (activities/heartbeat.ts): a dead runner shows within 10 s.
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: nonRetryable },
 });
+
+/**
+ * The same steps as local activities (lean runs): they take well under a second, so they run in
+ * the workflow's own worker without a task-queue round trip, a heartbeat timer or events of their
+ * own — a runner that dies meanwhile shows as a workflow task timeout, and the step runs again.
+ */
+const local = proxyLocalActivities<ActivationActivities>({
+  startToCloseTimeout: '60 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: nonRetryable },
+});
+
+/** Guards, Hub reads and bookkeeping, as this run records them. */
+function bookkeeping(state: ActivationState): ActivityInterfaceFor<ActivationActivities> {
+  return state.lean ? local : hub;
+}
 
 /** The model call: long, heartbeating (so a cancel aborts it quickly); retry-after is honoured. */
 const llm = proxyActivities<ActivationActivities>({
@@ -266,7 +283,7 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
   await CancellationScope.nonCancellable(async () => {
     if (state.session) await closeSession(state.session);
     if (outcome !== 'circuit_open') {
-      await hub.finishActivation({
+      await bookkeeping(state).finishActivation({
         agentId: input.agentId,
         trigger: input.trigger,
         outcome,
@@ -307,7 +324,7 @@ function breakerVerdict(outcome: ActivationOutcome): 'success' | 'failure' | 'no
 async function run(state: ActivationState): Promise<ActivationOutcome> {
   const { input } = state;
   const info = workflowInfo();
-  const prep = await hub.prepareActivation({
+  const prep = await bookkeeping(state).prepareActivation({
     agentId: input.agentId,
     probeOwner: `${info.workflowId}:${info.runId}`,
   });
@@ -367,7 +384,7 @@ async function handleNotifications(state: ActivationState): Promise<number> {
   state.phase = 'notifications';
   do {
     state.inboxDirty = false;
-    const inbox = await hub.fetchNotifications({ agentId });
+    const inbox = await bookkeeping(state).fetchNotifications({ agentId });
     for (const n of inbox.filter((x) => !handled.has(x.id))) {
       if (state.stopping()) return handled.size;
       state.currentNotification = n.id;
@@ -376,7 +393,7 @@ async function handleNotifications(state: ActivationState): Promise<number> {
         if (loop.stopped) return handled.size;
         await postFinalAnswer(state, n, loop);
       }
-      await hub.markNotificationsRead({ ids: [n.id] });
+      await bookkeeping(state).markNotificationsRead({ ids: [n.id] });
       handled.add(n.id);
       state.notificationsProcessed++;
     }
@@ -412,7 +429,7 @@ async function conversation(
   const profile = state.profile!;
   const info = workflowInfo();
   const conversationId = `${info.workflowId}:${info.runId}:${notification?.id ?? 'explore'}`;
-  const started = await hub.startConversation({
+  const started = await bookkeeping(state).startConversation({
     conversationId,
     agentId,
     ...(notification ? { notification } : {}),

@@ -1,10 +1,19 @@
-/** The bare Temporal baseline: a minimal workflow running `n` no-op activities in sequence. */
-import { proxyActivities } from '@temporalio/workflow';
+/**
+ * The bare Temporal baseline: a minimal workflow running `regular` no-op activities and then
+ * `local` no-op local activities, in sequence.
+ */
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 
-const { noop } = proxyActivities<{ noop(i: number): Promise<number> }>({ startToCloseTimeout: '30 seconds' });
+interface Noop {
+  noop(i: number): Promise<number>;
+}
 
-export async function baselineWorkflow(n: number): Promise<number> {
+const { noop } = proxyActivities<Noop>({ startToCloseTimeout: '30 seconds' });
+const { noop: localNoop } = proxyLocalActivities<Noop>({ startToCloseTimeout: '30 seconds' });
+
+export async function baselineWorkflow(regular: number, local = 0): Promise<number> {
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += await noop(i);
+  for (let i = 0; i < regular; i++) sum += await noop(i);
+  for (let i = 0; i < local; i++) sum += await localNoop(i);
   return sum;
 }
