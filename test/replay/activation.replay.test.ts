@@ -1,6 +1,8 @@
 /**
  * Replays every committed activationWorkflow history (exported from real runs by the integration
- * tests with RECORD_HISTORIES=1) against today's workflow code. A failure here means a change to
+ * tests with RECORD_HISTORIES=1) against today's workflow code: `activation-before-lean-*` were
+ * recorded before the `lean-history` patch (timer, per-turn upserts, bookkeeping as regular
+ * activities), the others after it. A failure here means a change to
  * workflows/ is not replay-safe: guard it with patched() or re-think it.
  */
 import fs from 'node:fs';
@@ -11,9 +13,36 @@ import { Worker } from '@temporalio/worker';
 const dir = path.resolve(__dirname, 'histories');
 const files = fs.readdirSync(dir).filter((f) => f.startsWith('activation-') && f.endsWith('.json'));
 
+interface JsonHistory {
+  events: {
+    markerRecordedEventAttributes?: {
+      markerName: string;
+      details?: Record<string, { payloads: { data: string }[] }>;
+    };
+  }[];
+}
+
+/** The ids of the patches a committed history recorded (`core_patch` markers). */
+function patchIds(file: string): string[] {
+  const history = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as JsonHistory;
+  return history.events
+    .map((e) => e.markerRecordedEventAttributes)
+    .filter((m) => m?.markerName === 'core_patch')
+    .map((m) => {
+      const data = m!.details!['patch-data']!.payloads[0]!.data;
+      return (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id;
+    });
+}
+
 describe('activationWorkflow replay', () => {
-  it('has committed histories to replay', () => {
-    expect(files.length).toBeGreaterThanOrEqual(6);
+  it('has committed histories of runs from before and after the lean-history patch', () => {
+    const before = files.filter((f) => f.startsWith('activation-before-lean-'));
+    const lean = files.filter((f) => !f.startsWith('activation-before-lean-'));
+    expect(before.length).toBeGreaterThanOrEqual(6);
+    expect(lean.length).toBeGreaterThanOrEqual(6);
+    // Recorded from runs that took the patched path: its marker is in every one of them.
+    for (const f of lean) expect(patchIds(f), f).toEqual(['lean-history']);
+    for (const f of before) expect(patchIds(f), f).toEqual([]);
   });
 
   it('replays every committed history', async () => {
