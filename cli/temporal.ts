@@ -14,7 +14,12 @@ import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Settings } from '../lib/config';
 import type { SkillSyncResult } from '../workflows/skill-sync';
-import { ACTIVATION_WORKFLOW, SearchAttr, activationSearchAttributes, activationWorkflowId } from '../lib/contract';
+import {
+  ACTIVATION_WORKFLOW,
+  SearchAttr,
+  activationSearchAttributes,
+  activationWorkflowId,
+} from '../lib/contract';
 import type { ActivationInput, ActivationResult } from '../lib/contract';
 import { temporalConnectionOptions } from '../lib/temporal';
 import type { ActivationStatus } from '../workflows/activation';

@@ -4,7 +4,12 @@
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
-import { ACTIVATION_WORKFLOW, TaskQueue, activationSearchAttributes, activationWorkflowId } from '../contract';
+import {
+  ACTIVATION_WORKFLOW,
+  TaskQueue,
+  activationSearchAttributes,
+  activationWorkflowId,
+} from '../contract';
 import type { ActivationInput } from '../contract';
 import type { ActivationStarter } from './types';
 

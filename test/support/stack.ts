@@ -19,7 +19,12 @@ import type { Scenario } from '../../dev/model-server/scenario';
 import type { Settings } from '../../lib/config';
 import { loadSettings } from '../../lib/config';
 import type { ActivationInput, ActivationResult, ActivationTrigger } from '../../lib/contract';
-import { ACTIVATION_WORKFLOW, TaskQueue, activationSearchAttributes, activationWorkflowId } from '../../lib/contract';
+import {
+  ACTIVATION_WORKFLOW,
+  TaskQueue,
+  activationSearchAttributes,
+  activationWorkflowId,
+} from '../../lib/contract';
 import { createGuards } from '../../lib/guards';
 import type { Guards } from '../../lib/guards';
 import { HubClient } from '../../lib/hub/client';
