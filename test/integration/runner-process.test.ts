@@ -1,6 +1,7 @@
 /**
- * The runner as a real process: killed with SIGKILL mid-activation, the activation finishes on a
- * new runner with exactly one reply per notification; stopped with SIGTERM while busy and a second
+ * The runner as a real process: killed with SIGKILL mid-activation (in a model call, or inside a
+ * local bookkeeping step), the activation finishes on a new runner with exactly one reply per
+ * notification; stopped with SIGTERM while busy and a second
  * runner lives, it drains and every activation completes exactly once.
  */
 import os from 'node:os';
@@ -96,6 +97,36 @@ describe('runner process', () => {
     expect(result).toMatchObject({ outcome: 'succeeded', notificationsProcessed: 3, commentsCreated: 3 });
     const comments = (await stack.hub.admin.activity(agentId)).comments.map((c) => c.content).sort();
     expect(comments).toEqual(notes.map((n) => `reply to ${n.id}`).sort());
+    expect((await stack.hub.admin.notifications(agentId)).every((n) => n.read)).toBe(true);
+  });
+
+  it('runs a local bookkeeping step again on a new runner when its runner is killed in the middle of it', async () => {
+    const agentId = await stack.addAgent('crash-local');
+    const note = await notify(agentId);
+    // Marking read (a local activity) hangs on the Hub once: the runner dies inside it.
+    await stack.hub.admin.addFault({
+      endpoint: 'POST /api/v1/notifications/read',
+      delayMs: 60_000,
+      count: 1,
+    });
+    const readsBefore = (await stack.hub.admin.requestCounts())['POST /api/v1/notifications/read'] ?? 0;
+    const first = await startRunner();
+    const handle = await stack.activate(agentId);
+    await eventually(
+      async () =>
+        ((await stack.hub.admin.requestCounts())['POST /api/v1/notifications/read'] ?? 0) > readsBefore,
+      30_000,
+    );
+    first.signal('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    await startRunner();
+    const killedAt = Date.now();
+    const result = await handle.result();
+    console.log(`activation finished ${Date.now() - killedAt} ms after the SIGKILL inside a local activity`);
+    expect(result).toMatchObject({ outcome: 'succeeded', notificationsProcessed: 1, commentsCreated: 1 });
+    expect((await stack.hub.admin.activity(agentId)).comments.map((c) => c.content)).toEqual([
+      `reply to ${note.id}`,
+    ]);
     expect((await stack.hub.admin.notifications(agentId)).every((n) => n.read)).toBe(true);
   });
 

@@ -18,9 +18,12 @@ export function redisClient(): Redis {
 }
 
 /** Polls `condition` every 50 ms until it holds; fails after `timeoutMs`. */
-export async function eventually(condition: () => boolean, timeoutMs: number): Promise<void> {
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
