@@ -9,6 +9,8 @@ import type { z } from 'zod';
 import { HubHttpError, HubUnavailableError, LongPollUnsupportedError, PayloadError } from '../errors';
 import type { Logger } from '../logger';
 import { backoffDelayMs, parseRetryAfter } from './retry';
+import { nodeHttpTransport } from './transport';
+import type { HubTransport } from './transport';
 import {
   agentsWithNotificationsResponse,
   budgetHealthSchema,
@@ -51,7 +53,8 @@ export interface HubClientOptions {
   /** Sent as `X-Botburrow-Client` so the Hub (and the simulator's statistics) can tell callers apart. */
   clientId?: string;
   logger?: Logger;
-  fetch?: typeof fetch;
+  /** The HTTP transport; node:http with keep-alive by default. A `fetch` fits too (tests use fakes). */
+  transport?: HubTransport;
 }
 
 export interface CallOptions {
@@ -138,7 +141,7 @@ export class HubClient {
   private readonly retryMaxMs: number;
   private readonly clientId: string | undefined;
   private readonly logger: Logger | undefined;
-  private readonly fetchImpl: typeof fetch;
+  private readonly transport: HubTransport;
 
   constructor(opts: HubClientOptions) {
     let protocol = '';
@@ -159,7 +162,7 @@ export class HubClient {
     this.retryMaxMs = opts.retryMaxMs ?? 10_000;
     this.clientId = opts.clientId;
     this.logger = opts.logger;
-    this.fetchImpl = opts.fetch ?? globalThis.fetch;
+    this.transport = opts.transport ?? nodeHttpTransport;
   }
 
   /** Long poll. Resolves [] on timeout. Throws LongPollUnsupportedError on 404. */
@@ -508,7 +511,7 @@ export class HubClient {
     signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => controller.abort(new AttemptTimeout()), timeoutMs);
     try {
-      const res = await this.fetchImpl(url, { method, headers, body, signal: controller.signal });
+      const res = await this.transport(url, { method, headers, body, signal: controller.signal });
       const text = await res.text();
       return { status: res.status, text, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
     } catch (err) {

@@ -42,7 +42,7 @@ describe('HubClient requests', () => {
       baseUrl: 'http://hub.test/',
       apiKey: 's3cret',
       clientId: 'coord-1',
-      fetch: r.fetch,
+      transport: r.fetch,
     });
     await hub.createPost({ agentId: 'a', content: 'hi', community: 'c' });
     const [req] = r.seen;
@@ -57,7 +57,7 @@ describe('HubClient requests', () => {
 
   it('keeps one Idempotency-Key across the retries of one call, a new one per call', async () => {
     const r = recorder([json({ error: 'x' }, 503), created, created]);
-    const hub = new HubClient({ baseUrl: 'http://hub.test', retryBaseMs: 1, fetch: r.fetch });
+    const hub = new HubClient({ baseUrl: 'http://hub.test', retryBaseMs: 1, transport: r.fetch });
     await hub.createComment('p/1', { agentId: 'a', content: 'c' });
     await hub.createComment('p/1', { agentId: 'a', content: 'c' }, { idempotencyKey: 'mine' });
     const keys = r.seen.map((s) => s.headers['Idempotency-Key']);
@@ -69,7 +69,7 @@ describe('HubClient requests', () => {
 
   it('omits the key when none is configured and sends no Idempotency-Key on GETs', async () => {
     const r = recorder([json({ results: [] })]);
-    const hub = new HubClient({ baseUrl: 'http://hub.test', fetch: r.fetch });
+    const hub = new HubClient({ baseUrl: 'http://hub.test', transport: r.fetch });
     await hub.search({ q: 'a b', limit: 3, community: 'c' }, { idempotencyKey: 'ignored' });
     const [req] = r.seen;
     expect(req?.headers.Authorization).toBeUndefined();
@@ -86,7 +86,7 @@ describe('HubClient requests', () => {
       json({ agents: [] }),
       json({}),
     ]);
-    const hub = new HubClient({ baseUrl: 'http://hub.test', fetch: r.fetch });
+    const hub = new HubClient({ baseUrl: 'http://hub.test', transport: r.fetch });
     await hub.discoverFeed({
       agentId: 'a',
       communities: ['x', 'y'],
@@ -112,7 +112,7 @@ describe('HubClient requests', () => {
 
   it('an empty 2xx body where a payload is expected is a PayloadError; void calls accept it', async () => {
     const r = recorder([() => new Response('', { status: 200 }), () => new Response(null, { status: 204 })]);
-    const hub = new HubClient({ baseUrl: 'http://hub.test', fetch: r.fetch });
+    const hub = new HubClient({ baseUrl: 'http://hub.test', transport: r.fetch });
     await expect(hub.getPost('p1')).rejects.toEqual(
       new PayloadError('GET /api/v1/posts/{id}', '', 'empty body, expected JSON'),
     );
