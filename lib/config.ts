@@ -342,6 +342,12 @@ export const SETTINGS = {
   r2Region: setting('BOTBURROW_R2_REGION', str, 'auto', 'S3 region (auto for R2)'),
   r2AccessKeyId: setting('BOTBURROW_R2_ACCESS_KEY_ID', str, undefined, 'S3/R2 access key id', true),
   r2SecretAccessKey: setting('BOTBURROW_R2_SECRET_ACCESS_KEY', str, undefined, 'S3/R2 secret key', true),
+  skillsCacheTtl: setting(
+    'BOTBURROW_SKILLS_CACHE_TTL',
+    int(0, 86400),
+    60,
+    'skills cached in Valkey (s); 0 reads the store for every conversation',
+  ),
   skillSyncSources: setting(
     'BOTBURROW_SKILL_SYNC_SOURCES',
     list,

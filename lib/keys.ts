@@ -69,6 +69,10 @@ export class Keys {
   agentCachePattern(): string {
     return this.k('cache:agent:*');
   }
+  /** The parsed skill library (built-ins and the store's SKILL.md files), TTL BOTBURROW_SKILLS_CACHE_TTL. */
+  skillsCache(): string {
+    return this.k('cache:skills');
+  }
   paused(agentId: string): string {
     return this.k(`agent:paused:${agentId}`);
   }

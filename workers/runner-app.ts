@@ -82,7 +82,11 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
   });
   const store = createDefinitionStore(settings);
   const registry = new AgentRegistry({ store, redis, keys, logger: log });
-  const skills = new SkillLibrary({ store, logger: log });
+  const skills = new SkillLibrary({
+    store,
+    logger: log,
+    cache: { redis, keys, ttlSeconds: settings.skillsCacheTtl },
+  });
   const guards = createGuards(redis, keys, settings, { metrics });
   const conversations = new ConversationStore(redis, keys);
   const anthropic = createAnthropicClient({

@@ -148,15 +148,16 @@ export class AgentRegistry {
   }
 
   /**
-   * Drops the cached definition of one agent, or of every agent when `agentId` is omitted (SCAN,
-   * never KEYS, so a large keyspace is not blocked). Resolves to the number of entries deleted.
+   * Drops the cached definition of one agent, or of every agent and the skill library when
+   * `agentId` is omitted (SCAN, never KEYS, so a large keyspace is not blocked). Resolves to the
+   * number of entries deleted.
    */
   async invalidate(agentId?: string): Promise<number> {
     if (agentId !== undefined) {
       checkAgentId(agentId);
       return this.redis.del(this.keys.agentCache(agentId));
     }
-    let deleted = 0;
+    let deleted = await this.redis.del(this.keys.skillsCache());
     let cursor = '0';
     do {
       const [next, batch] = await this.redis.scan(

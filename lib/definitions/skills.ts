@@ -3,8 +3,10 @@
  * body of instructions), the two built-in Hub skills, the choice of skills for one activation,
  * and the system prompt that lists them.
  */
+import type { Redis } from 'ioredis';
 import YAML from 'yaml';
 import { DefinitionError } from '../errors';
+import type { Keys } from '../keys';
 import type { Logger } from '../logger';
 import { hasAllGrants } from './grants';
 import type { AgentDefinition } from './registry';
@@ -108,23 +110,59 @@ const SKILL_FILE = /^skills\/([^/]+)\/SKILL\.md$/;
 export interface SkillLibraryOptions {
   store: DefinitionStore;
   logger: Logger;
+  /**
+   * Keeps the parsed library in Valkey (`cache:skills`) for `ttlSeconds`, shared by every runner,
+   * so a conversation does not list and read the store (a bucket, in production) each time.
+   * `cache invalidate` drops it; a sync is seen within the TTL.
+   */
+  cache?: { redis: Redis; keys: Keys; ttlSeconds: number };
 }
+
+/** Bumped when the cached shape changes, so a deploy never reads an older process's entries. */
+const CACHE_FORMAT = 1;
 
 /** The skills available to agents: built-ins plus `skills/<name>/SKILL.md` from the store. */
 export class SkillLibrary {
   private readonly store: DefinitionStore;
   private readonly logger: Logger;
+  private readonly cache: SkillLibraryOptions['cache'];
 
   constructor(o: SkillLibraryOptions) {
     this.store = o.store;
     this.logger = o.logger.child({ component: 'skill-library' });
+    this.cache = o.cache && o.cache.ttlSeconds > 0 ? o.cache : undefined;
   }
 
   /**
-   * Every valid skill, sorted by name. An invalid SKILL.md is logged and left out; it never hides
-   * the other skills.
+   * Every valid skill, sorted by name: from the Valkey cache when present, else read from the store
+   * (and cached). Valkey being down only costs the cache.
    */
   async all(): Promise<Skill[]> {
+    const cache = this.cache;
+    if (!cache) return this.load();
+    const key = cache.keys.skillsCache();
+    try {
+      const raw = await cache.redis.get(key);
+      const entry = raw === null ? undefined : (JSON.parse(raw) as { v?: number; skills?: Skill[] });
+      if (entry?.v === CACHE_FORMAT && Array.isArray(entry.skills)) return entry.skills;
+    } catch (err) {
+      // Valkey unreachable or a corrupt entry: read the store; a good entry is written below.
+      this.logger.warn({ err, key }, 'skills cache unavailable; reading the store');
+    }
+    const skills = await this.load();
+    try {
+      await cache.redis.set(key, JSON.stringify({ v: CACHE_FORMAT, skills }), 'EX', cache.ttlSeconds);
+    } catch (err) {
+      this.logger.warn({ err }, 'could not cache the skills');
+    }
+    return skills;
+  }
+
+  /**
+   * Reads every skill from the store. An invalid SKILL.md is logged and left out; it never hides
+   * the other skills.
+   */
+  private async load(): Promise<Skill[]> {
     const byName = new Map<string, Skill>(BUILTIN_SKILLS.map((s) => [s.name, s]));
     const keys = (await this.store.list('skills/')).filter((k) => SKILL_FILE.test(k));
     const texts = await Promise.all(keys.map((k) => this.store.readText(k)));
