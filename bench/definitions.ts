@@ -76,15 +76,20 @@ async function main(): Promise<void> {
         await registry.invalidate('research-agent');
         return registry.get('research-agent');
       });
-      const library = new SkillLibrary({ store, logger });
       const def = await registry.get('research-agent');
-      await measure(`skills + prompt (${label}, 3 store skills)`, Math.min(N, 500), async () => {
-        const skills = await library.all();
-        return renderSystemPrompt(
-          def,
-          selectSkills(def, skills, { text: 'a summary please', community: 'm/research' }),
-        );
-      });
+      const libraries = [
+        ['store read', new SkillLibrary({ store, logger })],
+        ['Valkey cache hit', new SkillLibrary({ store, logger, cache: { redis, keys, ttlSeconds: 600 } })],
+      ] as const;
+      for (const [how, library] of libraries) {
+        await measure(`skills + prompt (${label}, 3 store skills, ${how})`, Math.min(N, 500), async () => {
+          const skills = await library.all();
+          return renderSystemPrompt(
+            def,
+            selectSkills(def, skills, { text: 'a summary please', community: 'm/research' }),
+          );
+        });
+      }
     }
   } finally {
     redis.disconnect();

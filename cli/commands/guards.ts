@@ -152,18 +152,19 @@ const budgetShow: CommandSpec = {
 
 const cacheInvalidate: CommandSpec = {
   words: ['cache', 'invalidate'],
-  summary: 'drop cached agent definitions (one agent, or all) so runners reload them from the store',
+  summary:
+    'drop cached agent definitions (one agent, or all of them and the skill library) so runners reload them from the store',
   positionals: [{ name: 'agent', required: false }],
   options: {},
   async run(p, d) {
     const agentId = p.args.agent === undefined ? undefined : agentArg(p);
     const valkey = await d.valkey();
     const dropped = await valkey.invalidateCache(agentId);
-    const what = agentId === undefined ? 'all agents' : agentId;
+    const what = agentId === undefined ? 'all agents and the skill library' : agentId;
     d.output.out(
       d.json
         ? JSON.stringify({ agentId: agentId ?? null, dropped }, null, 2)
-        : `dropped ${dropped} cached definition${dropped === 1 ? '' : 's'} (${what}) in ${valkey.where}`,
+        : `dropped ${dropped} cached entr${dropped === 1 ? 'y' : 'ies'} (${what}) in ${valkey.where}`,
     );
     return ExitCode.ok;
   },

@@ -166,10 +166,13 @@ describe('botburrow CLI against a real stack', () => {
     expect(await stack.redis.exists(stack.keys.agentCache(agentId))).toBe(0);
     await stack.redis.set(stack.keys.agentCache('other-one'), '{}');
     await stack.redis.set(stack.keys.agentCache('other-two'), '{}');
+    // The runner cached the skill library too; dropping everything drops it.
+    expect(await stack.redis.exists(stack.keys.skillsCache())).toBe(1);
     const all = await run('cache', 'invalidate');
     expect(all.code, all.stderr).toBe(0);
-    expect(all.stdout).toMatch(/^dropped 2 cached definitions \(all agents\)/);
+    expect(all.stdout).toMatch(/^dropped 3 cached entries \(all agents and the skill library\)/);
     expect(await stack.redis.exists(stack.keys.agentCache('other-one'))).toBe(0);
+    expect(await stack.redis.exists(stack.keys.skillsCache())).toBe(0);
   });
 
   it('activation status shows a running activation live; cancel stops it and the waiting run exits 11', async () => {

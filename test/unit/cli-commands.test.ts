@@ -510,7 +510,7 @@ describe('guards and cache', () => {
     const h = harness();
     expect(await cli(h, 'cache', 'invalidate', 'ann')).toBe(0);
     expect(h.valkey.invalidateCache).toHaveBeenLastCalledWith('ann');
-    expect(h.stdout.at(-1)).toBe('dropped 1 cached definition (ann) in redis://fake:6379');
+    expect(h.stdout.at(-1)).toBe('dropped 1 cached entry (ann) in redis://fake:6379');
     expect(await cli(h, 'cache', 'invalidate', '--json')).toBe(0);
     expect(h.valkey.invalidateCache).toHaveBeenLastCalledWith(undefined);
     expect(JSON.parse(h.stdout.at(-1)!)).toEqual({ agentId: null, dropped: 4 });
