@@ -9,8 +9,8 @@ export {
   secretValues,
 } from './servers';
 export type { Refusal, ResolveOptions } from './servers';
-export { SessionManager, createSessionManager, createToolActivities, sessionLost } from './sessions';
-export type { CallOptions, OpenSessionResult, SessionManagerOptions, ToolActivities } from './sessions';
+export { SessionManager, createSessionManager, sessionLost } from './sessions';
+export type { CallOptions, OpenSessionResult, SessionManagerOptions } from './sessions';
 export { DEFAULT_MAX_OUTPUT_BYTES, capOutput, scrub } from './text';
 export type {
   Credentials,

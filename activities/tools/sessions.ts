@@ -6,7 +6,6 @@
  */
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Settings } from '../../lib/config';
 import { createDefinitionStore, loadAgentDefinition } from '../../lib/definitions';
@@ -350,51 +349,3 @@ export function createSessionManager(deps: {
     .catch((err: unknown) => deps.logger.warn({ err }, 'stale workspace cleanup failed'));
   return manager;
 }
-
-/** Runs `fn` while heartbeating every second, with the activity's cancellation signal. */
-async function heartbeating<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  ctx.heartbeat();
-  const beat = setInterval(() => ctx.heartbeat(), 1000);
-  try {
-    return await fn(ctx.cancellationSignal);
-  } finally {
-    clearInterval(beat);
-  }
-}
-
-/**
- * Tool activities bound to this runner: register them on the runner's own task queue (openSession
- * may also run on a shared queue: whichever runner takes it hosts the session). Plain JSON in/out.
- */
-export function createToolActivities(deps: { sessions: SessionManager; runnerId: string }) {
-  return {
-    async openSession(input: {
-      sessionId: string;
-      agent?: ToolsAgent;
-      agentId?: string;
-    }): Promise<OpenSessionResult & { runnerId: string }> {
-      const r = await heartbeating(() => deps.sessions.open(input));
-      return { ...r, runnerId: deps.runnerId };
-    },
-
-    async callTool(input: {
-      sessionId: string;
-      name: string;
-      input: Record<string, unknown>;
-      idempotencyKey?: string;
-    }): Promise<ToolResult> {
-      return heartbeating((signal) =>
-        deps.sessions.call(input.sessionId, input.name, input.input, signal, {
-          ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
-        }),
-      );
-    },
-
-    async closeSession(input: { sessionId: string }): Promise<void> {
-      await deps.sessions.close(input.sessionId);
-    },
-  };
-}
-
-export type ToolActivities = ReturnType<typeof createToolActivities>;

@@ -3,16 +3,14 @@ import { mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionManager, createToolActivities } from '../../activities/tools/sessions';
-import type { OpenSessionResult, ToolActivities } from '../../activities/tools/sessions';
+import { SessionManager } from '../../activities/tools/sessions';
 import type { ToolResult } from '../../activities/tools/types';
 import type { ToolsAgent } from '../../activities/tools/types';
 
-// The activity wrappers through Temporal's MockActivityEnvironment, over a real SessionManager with
-// workspace tools only (no MCP servers), so these stay fast.
+// A real SessionManager with workspace tools only (no MCP servers), so these stay fast; the
+// activities around it (activities/session.ts) are tested with real runners in integration.
 let root: string;
 let sessions: SessionManager;
 
@@ -39,68 +37,40 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('tool activities', () => {
-  const acts = () => createToolActivities({ sessions, runnerId: 'runner-a' });
-
-  it('open (by agent id), call and close a session', async () => {
-    const env = new MockActivityEnvironment();
-    const beats: unknown[] = [];
-    env.on('heartbeat', (d: unknown) => beats.push(d));
-    type Opened = OpenSessionResult & { runnerId: string };
-    const opened = await env.run<
-      [{ sessionId: string; agentId: string }],
-      Opened,
-      ToolActivities['openSession']
-    >(acts().openSession, { sessionId: 's-open', agentId: 'loaded-agent' });
-    expect(opened.runnerId).toBe('runner-a');
+describe('SessionManager', () => {
+  it('opens (by agent id), calls and closes a session; opening again reuses it', async () => {
+    const opened = await sessions.open({ sessionId: 's-open', agentId: 'loaded-agent' });
     expect(opened.tools.map((t) => t.name)).toEqual(['Read', 'Write', 'Edit', 'Bash', 'Glob', 'Grep']);
-    expect(beats.length).toBeGreaterThan(0);
     // Opening again (an activity retry) returns the same session, not a second workspace.
     const dir = sessions.workspaceDir('s-open')!;
-    await env.run(acts().openSession, { sessionId: 's-open', agentId: 'loaded-agent' });
+    await sessions.open({ sessionId: 's-open', agentId: 'loaded-agent' });
     expect(sessions.workspaceDir('s-open')).toBe(dir);
 
-    const r = await new MockActivityEnvironment().run(acts().callTool, {
-      sessionId: 's-open',
-      name: 'Bash',
-      input: { command: 'echo hi > f.txt && cat f.txt' },
-    });
+    const r = await sessions.call('s-open', 'Bash', { command: 'echo hi > f.txt && cat f.txt' });
     expect(r).toEqual({ content: 'hi\n', isError: false });
-    await new MockActivityEnvironment().run(acts().closeSession, { sessionId: 's-open' });
+    await sessions.close('s-open');
     expect(existsSync(dir)).toBe(false);
-    await new MockActivityEnvironment().run(acts().closeSession, { sessionId: 's-open' }); // idempotent
+    await sessions.close('s-open'); // idempotent
   });
 
   it('a session unknown to this runner is a non-retryable SessionLostError', async () => {
-    const err = await new MockActivityEnvironment()
-      .run(acts().callTool, { sessionId: 'never-opened', name: 'Read', input: { file_path: 'x' } })
-      .catch((e: unknown) => e);
+    const err = await sessions.call('never-opened', 'Read', { file_path: 'x' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('SessionLostError');
     expect((err as ApplicationFailure).nonRetryable).toBe(true);
   });
 
-  it('activity cancellation stops a running command and heartbeats flow meanwhile', async () => {
+  it('an aborted call stops its running command at once', async () => {
     await sessions.open({ sessionId: 's-cancel', agent: shellAgent });
-    const env = new MockActivityEnvironment();
-    let beats = 0;
-    env.on('heartbeat', () => beats++);
-    setTimeout(() => env.cancel('CANCELLED'), 1500);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('activity cancelled')), 500);
     const started = Date.now();
-    const r: ToolResult | { thrown: unknown } = await env
-      .run<[Parameters<ToolActivities['callTool']>[0]], ToolResult, ToolActivities['callTool']>(
-        acts().callTool,
-        {
-          sessionId: 's-cancel',
-          name: 'Bash',
-          input: { command: 'sleep 30' },
-        },
-      )
+    const r: ToolResult | { thrown: unknown } = await sessions
+      .call('s-cancel', 'Bash', { command: 'sleep 30' }, controller.signal)
       .catch((e: unknown) => ({ thrown: e }));
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(beats).toBeGreaterThanOrEqual(2);
-    // The command was killed: the call either ends as a cancelled tool result or the activity as cancelled.
-    if ('thrown' in r) expect(String(r.thrown)).toMatch(/cancel/i);
+    // The command was killed: the call either ends as a cancelled tool result or throws the abort.
+    if ('thrown' in r) expect(String(r.thrown)).toMatch(/cancel|abort/i);
     else expect(r).toMatchObject({ isError: true, content: expect.stringMatching(/cancelled/) as unknown });
     await sessions.close('s-cancel');
   });
