@@ -31,6 +31,8 @@ export interface CoordinatorOptions {
   pollBatchSize: number;
   /** The long poll's `timeout` parameter (s). */
   longPollTimeoutSeconds?: number;
+  /** After a 404, how long to list before asking for the long poll again (a Hub upgrade). Default 10 min. */
+  longPollRecheckMs?: number;
   /** Pause after an answer in which every agent was held off by the dedupe window. */
   idlePauseMs?: number;
   queueDepthIntervalMs?: number;
@@ -46,8 +48,10 @@ const FULL_LIST_MIN_INTERVAL_MS = 250;
 export class Coordinator {
   private readonly stopController = new AbortController();
   private running: Promise<void> | undefined;
-  /** Set once the Hub answered 404 to the long poll; kept across terms. */
+  /** Cleared when the Hub answers 404 to the long poll; kept across terms. */
   private longPoll = true;
+  /** While listing: when to try the long poll again (performance.now() time). */
+  private longPollRecheckAt = Number.POSITIVE_INFINITY;
   private readonly hubHealth: DependencyHealth;
   private readonly staleHealth: DependencyHealth;
   private readonly temporalHealth: DependencyHealth;
@@ -108,6 +112,9 @@ export class Coordinator {
     while (!signal.aborted) {
       let agents: AgentWithNotifications[];
       let complete: boolean;
+      // A Hub that had no long poll is asked again now and then, so an upgrade needs no restart.
+      const probing = !this.longPoll && performance.now() >= this.longPollRecheckAt;
+      if (probing) this.longPoll = true;
       const kind = this.longPoll ? 'long_poll' : 'list';
       const endTimer = this.o.metrics.pollDuration.startTimer({ kind });
       try {
@@ -121,15 +128,20 @@ export class Coordinator {
         }
         endTimer();
         this.hubHealth.ok();
+        if (probing) logger.info('the Hub answers the long poll again: polling with it');
       } catch (err) {
         endTimer();
         if (signal.aborted) break;
         if (err instanceof LongPollUnsupportedError) {
           this.longPoll = false;
-          logger.info(
-            { pollIntervalMs: this.o.pollIntervalMs },
-            'the Hub has no long poll: listing agents with notifications every poll interval instead',
-          );
+          const recheckMs = this.o.longPollRecheckMs ?? 10 * 60_000;
+          this.longPollRecheckAt = performance.now() + recheckMs;
+          if (!probing) {
+            logger.info(
+              { pollIntervalMs: this.o.pollIntervalMs, recheckMs },
+              'the Hub has no long poll: listing agents with notifications every poll interval instead',
+            );
+          }
           continue;
         }
         await sleep(this.hubHealth.failed(err), signal);

@@ -42,8 +42,9 @@ function memoryStore(): LeaseStore & { steal(): void } {
 
 function recordingLogger() {
   const lines: string[] = [];
-  const rec = (_o: unknown, msg?: string): void => {
-    lines.push(msg ?? '');
+  // pino style: (object, message) or just (message).
+  const rec = (o: unknown, msg?: string): void => {
+    lines.push(msg ?? (typeof o === 'string' ? o : ''));
   };
   return { logger: { info: rec, warn: rec, debug() {}, error: rec } as unknown as Logger, lines };
 }
@@ -61,6 +62,7 @@ function build(
     idlePauseMs?: number;
     starter?: ActivationStarter;
     batchSize?: number;
+    longPollRecheckMs?: number;
   } = {},
 ) {
   const { logger, lines } = recordingLogger();
@@ -102,6 +104,7 @@ function build(
     pollBatchSize: o.batchSize ?? 100,
     idlePauseMs: o.idlePauseMs ?? 250,
     hubBackoff: { baseMs: 20, maxMs: 50 },
+    ...(o.longPollRecheckMs !== undefined ? { longPollRecheckMs: o.longPollRecheckMs } : {}),
   });
   running.push(c);
   return { c, lines, signalled, lease };
@@ -141,6 +144,44 @@ describe('Coordinator poll loop', () => {
     expect(lists).toBeLessThanOrEqual(7);
     expect(signalled).toEqual(['x']);
     expect(lines.filter((l) => l.includes('no long poll'))).toHaveLength(1);
+  });
+
+  it('asks a listing-only Hub for the long poll again now and then, and uses it once it answers', async () => {
+    let supported = false;
+    let polls = 0;
+    let lists = 0;
+    const hub = hubWith({
+      pollNotifications: async () => {
+        polls++;
+        if (!supported) throw new LongPollUnsupportedError('GET /api/v1/notifications/poll: HTTP 404');
+        await wait(50);
+        return [];
+      },
+      listAgentsWithNotifications: async () => {
+        lists++;
+        return [];
+      },
+    });
+    const { c, lines } = build(hub, { pollIntervalMs: 100, longPollRecheckMs: 400 });
+    c.start();
+    await wait(1000);
+    // Asked at start, then about every 400 ms; listing in between.
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(polls).toBeLessThanOrEqual(4);
+    expect(lists).toBeGreaterThanOrEqual(3);
+    supported = true; // the Hub was upgraded
+    const upgradedAt = Date.now();
+    while (!lines.some((l) => l.includes('answers the long poll again')) && Date.now() - upgradedAt < 3000) {
+      await wait(20);
+    }
+    expect(Date.now() - upgradedAt).toBeLessThan(1500); // within one re-check period (and some slack)
+    const listsAfterUpgrade = lists;
+    const pollsAfterUpgrade = polls;
+    await wait(300);
+    expect(lists).toBe(listsAfterUpgrade);
+    expect(polls).toBeGreaterThan(pollsAfterUpgrade);
+    expect(lines.filter((l) => l.includes('no long poll'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('answers the long poll again'))).toHaveLength(1);
   });
 
   it('logs a Hub outage once when it starts and once when it ends, and resumes scheduling', async () => {
