@@ -7,16 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { Redis as IORedis } from 'ioredis';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../dev/services';
 import { AgentRegistry, LocalDefinitionStore, cacheInvalidateRoute } from '../../lib/definitions';
 import { startOpsServer } from '../../lib/http-server';
 import type { OpsServer } from '../../lib/http-server';
 import { Keys } from '../../lib/keys';
-import { redisClient, unique } from '../support/env';
+import { redisClient, unique, unreachableRedis } from '../support/env';
 import { FIXTURES, tempDir } from './definitions-support';
 
 const logger = pino({ level: 'silent' });
@@ -160,13 +158,7 @@ describe('AgentRegistry cache', () => {
   });
 
   it('still serves definitions from the store when Valkey is down', async () => {
-    const down = new IORedis(`redis://127.0.0.1:${await freePort()}`, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    down.on('error', () => undefined);
+    const down = await unreachableRedis();
     try {
       const registry = new AgentRegistry({ store, redis: down, keys, logger });
       const def = await registry.get('minimal-agent');

@@ -7,14 +7,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { Redis as IORedis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../lib/net';
 import { AgentRegistry, LocalDefinitionStore, SkillLibrary } from '../../lib/definitions';
 import type { DefinitionStore } from '../../lib/definitions/store';
 import { Keys } from '../../lib/keys';
-import { redisClient, unique } from '../support/env';
+import { redisClient, unique, unreachableRedis } from '../support/env';
 import { FIXTURES, tempDir } from './definitions-support';
 
 const logger = pino({ level: 'silent' });
@@ -135,13 +133,7 @@ describe('SkillLibrary cache', () => {
   });
 
   it('still reads the skills from the store when Valkey is down', async () => {
-    const down = new IORedis(`redis://127.0.0.1:${await freePort()}`, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    down.on('error', () => undefined);
+    const down = await unreachableRedis();
     try {
       const library = new SkillLibrary({ store, logger, cache: { redis: down, keys, ttlSeconds: 60 } });
       expect(names(await library.all())).toContain('haiku-writing');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Redis } from 'ioredis';
+import { freePort } from '../../lib/net';
 
 /** Addresses of the suite's shared Temporal and Valkey (from the global setup). */
 export function services(): { temporalAddress: string; redisUrl: string } {
@@ -15,6 +16,18 @@ export function unique(prefix: string): string {
 /** A Valkey client on the suite's server; close it in `afterAll`. */
 export function redisClient(): Redis {
   return new Redis(services().redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
+}
+
+/** A Valkey client pointed at a port nothing listens on: every command fails at once. */
+export async function unreachableRedis(): Promise<Redis> {
+  const down = new Redis(`redis://127.0.0.1:${await freePort()}`, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  down.on('error', () => undefined);
+  return down;
 }
 
 /** Polls `condition` every 50 ms until it holds; fails after `timeoutMs`. */
