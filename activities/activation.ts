@@ -598,10 +598,19 @@ export function createActivationActivities(deps: ActivationDeps) {
         }
       }
       await hub.markActivated(agentId);
-      if (input.breaker === 'success') await deps.breaker.recordSuccess(agentId);
-      if (input.breaker === 'failure') await deps.breaker.recordFailure(agentId);
-      // A run that held the half-open probe but neither succeeded nor failed hands it back at once.
-      if (input.breaker === 'none') await deps.breaker.releaseProbe(agentId, input.reportKey);
+      // The verdict and the counts are taken once per run, however often this step runs (a local
+      // activity runs again when its runner dies before the workflow task recorded its result).
+      const verdict = deps.keys.idempotency(`verdict:${input.reportKey}`);
+      if ((await deps.redis.set(verdict, '1', 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')) !== 'OK') return;
+      try {
+        if (input.breaker === 'success') await deps.breaker.recordSuccess(agentId);
+        if (input.breaker === 'failure') await deps.breaker.recordFailure(agentId);
+        // A run that held the half-open probe but neither succeeded nor failed hands it back at once.
+        if (input.breaker === 'none') await deps.breaker.releaseProbe(agentId, input.reportKey);
+      } catch (err) {
+        await deps.redis.del(verdict);
+        throw err;
+      }
       metrics.activations.inc({ agent_id: agentId, trigger: input.trigger, outcome: input.outcome });
       metrics.activationDuration.observe(
         { trigger: input.trigger, outcome: input.outcome },

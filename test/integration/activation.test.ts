@@ -9,6 +9,15 @@ import type { Scenario } from '../../dev/model-server/scenario';
 import type { temporal } from '@temporalio/proto';
 import type { ActivationInput, ActivationResult } from '../../lib/contract';
 import { ACTIVATION_WORKFLOW, SearchAttr, TaskQueue, activationWorkflowId } from '../../lib/contract';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createActivationActivities } from '../../activities/activation';
+import { ConversationStore } from '../../activities/conversation';
+import { createAnthropicClient } from '../../activities/model';
+import { AgentRegistry, SkillLibrary, createDefinitionStore } from '../../lib/definitions';
+import { HubClient } from '../../lib/hub/client';
+import { createMetrics } from '../../lib/metrics';
 import { exportHistory } from '../../scripts/export-history';
 import type { ActivationStack } from '../support/stack';
 import { startStack } from '../support/stack';
@@ -174,6 +183,46 @@ describe('activationWorkflow', () => {
     ]);
     expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(0);
     await maybeRecord(agentId, 'succeeded');
+  });
+
+  it('takes the breaker verdict and the consumption report once per run when the final step runs again', async () => {
+    const agentId = await stack.addAgent('finish-twice');
+    const logger = pino({ level: 'silent' });
+    const store = createDefinitionStore(stack.settings);
+    const { redis, keys } = stack;
+    const acts = createActivationActivities({
+      hub: new HubClient({ baseUrl: stack.hub.url }),
+      registry: new AgentRegistry({ store, redis, keys, logger }),
+      skills: new SkillLibrary({ store, logger }),
+      ...stack.guards,
+      conversations: new ConversationStore(redis, keys),
+      anthropic: createAnthropicClient({ apiKey: 'unused', baseURL: stack.model.url, timeoutMs: 1000 }),
+      redis,
+      keys,
+      metrics: createMetrics(new Registry(), { defaults: false }),
+      logger,
+      settings: { activationTimeoutSeconds: 60, maxIterations: 3, priceTable: {}, hubBudgetCheck: 'off' },
+    });
+    const finish = {
+      agentId,
+      trigger: 'notification' as const,
+      outcome: 'failed' as const,
+      model: 'claude-sonnet-4',
+      tokensInput: 100,
+      tokensOutput: 20,
+      costUsd: 0.01,
+      durationMs: 1000,
+      reportKey: `activation-${agentId}:run-1`,
+      breaker: 'failure' as const,
+    };
+    // A local activity runs again when its runner dies before the workflow task records it.
+    await new MockActivityEnvironment().run(acts.finishActivation, finish);
+    await new MockActivityEnvironment().run(acts.finishActivation, finish);
+    expect(await redis.hget(keys.failures(), agentId)).toBe('1');
+    expect(await stack.hub.admin.consumption(agentId)).toHaveLength(1);
+    // Another run of the same agent counts on its own.
+    await new MockActivityEnvironment().run(acts.finishActivation, { ...finish, reportKey: 'other-run' });
+    expect(await redis.hget(keys.failures(), agentId)).toBe('2');
   });
 
   it('sets its agent and trigger search attributes when started without them', async () => {
