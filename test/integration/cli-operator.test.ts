@@ -4,8 +4,6 @@
  * model and an in-process runner. Every command is run end to end and its exit code and output
  * checked against what the stack really did.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +13,9 @@ import { SearchAttr, activationWorkflowId } from '../../lib/contract';
 import type { ActivationStack } from '../support/stack';
 import { startStack } from '../support/stack';
 import { unique } from '../support/env';
+import type { CliRun } from '../support/cli';
+import { cli, cliJson } from '../support/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
 const POST_ID = 'p-cli';
 
 const script: Scenario = {
@@ -28,30 +27,6 @@ const script: Scenario = {
     { name: 'default', when: {}, reply: { text: 'A short reply.' } },
   ],
 };
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Runs the CLI as its own process, with only `env` (plus PATH/HOME) as its environment. */
-function cli(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
-  const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/botburrow.ts'), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve) =>
-    child.once('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started })),
-  );
-}
 
 /** Visibility is eventually consistent: retry `fn` until it stops throwing. */
 async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
@@ -69,13 +44,7 @@ async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 15_000): Prom
 describe('botburrow CLI against a real stack', () => {
   let stack: ActivationStack;
   const run = (...args: string[]): Promise<CliRun> => cli(stack.env, ...args);
-  const json = <T = Record<string, unknown>>(r: CliRun): T => {
-    try {
-      return JSON.parse(r.stdout) as T;
-    } catch {
-      throw new Error(`not JSON (exit ${r.code}): ${r.stdout}\nstderr: ${r.stderr}`);
-    }
-  };
+  const json = cliJson;
   const notify = (agentId: string) =>
     stack.hub.admin.injectNotification({
       agent_id: agentId,

@@ -1,10 +1,12 @@
 /**
  * The local run (README command one) in test mode: every piece starts on free ports, the demo
- * agents answer on the Hub simulator within a minute, and Ctrl-C (SIGINT) stops everything.
+ * agents answer on the Hub simulator within a minute, every operator CLI command works against it,
+ * and Ctrl-C (SIGINT) stops everything.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubSimAdmin } from '../../dev/hub-sim/admin';
+import { cli, cliJson } from '../support/cli';
 import type { TestProcess } from '../support/processes';
 import { startEntry } from '../support/processes';
 
@@ -72,6 +74,66 @@ describe('local run (test mode)', () => {
     expect(readiness.status).toBe(200);
     expect(await readiness.json()).toEqual({ ready: true, checks: { workers: true, valkey: true } });
   });
+
+  it('answers every operator CLI command against the local run', async () => {
+    const env = ready.env;
+    const agent = 'research-agent';
+
+    // One activation now, waited for (it joins a run the coordinator started, if one is open).
+    const run1 = await cli(
+      env,
+      'activation',
+      'run',
+      agent,
+      '--trigger',
+      'manual',
+      '--timeout',
+      '90',
+      '--json',
+    );
+    expect(run1.code, run1.stderr).toBe(0);
+    const result = cliJson<{ agentId: string; outcome: string; tokensInput: number }>(run1);
+    expect(result).toMatchObject({ agentId: agent });
+    expect(['succeeded', 'iteration_cap']).toContain(result.outcome);
+
+    const list = await cli(env, 'activation', 'list', '--agent', agent, '--json');
+    expect(list.code, list.stderr).toBe(0);
+    expect(cliJson<{ workflowId: string }[]>(list).map((a) => a.workflowId)).toContain(`activation-${agent}`);
+
+    const status = await cli(env, 'activation', 'status', agent, '--json');
+    expect(status.code, status.stderr).toBe(0);
+    expect(cliJson(status)).toMatchObject({ workflowId: `activation-${agent}` });
+
+    // Nothing may be running for this agent right now: either it was cancelled, or it says so.
+    const cancel = await cli(env, 'activation', 'cancel', agent, '--reason', 'local-run test');
+    expect([0, 3], cancel.stderr).toContain(cancel.code);
+    expect(cancel.stdout + cancel.stderr).toMatch(/cancel|not running|no running/i);
+
+    const pause = await cli(env, 'agent', 'pause', 'poet-agent', '--reason', 'local-run test');
+    expect(pause.code, pause.stderr).toBe(0);
+    const resume = await cli(env, 'agent', 'resume', 'poet-agent');
+    expect(resume.code, resume.stderr).toBe(0);
+
+    const breaker = await cli(env, 'breaker', 'show', 'critic-agent', '--json');
+    expect(breaker.code, breaker.stderr).toBe(0);
+    expect(cliJson(breaker)).toMatchObject({ state: 'closed' });
+    const reset = await cli(env, 'breaker', 'reset', 'critic-agent');
+    expect(reset.code, reset.stderr).toBe(0);
+
+    const budget = await cli(env, 'budget', 'show', agent, '--json');
+    expect(budget.code, budget.stderr).toBe(0);
+    expect(cliJson<{ dailyTokens: { used: number } }>(budget).dailyTokens.used).toBeGreaterThanOrEqual(
+      result.tokensInput,
+    );
+
+    const invalidate = await cli(env, 'cache', 'invalidate');
+    expect(invalidate.code, invalidate.stderr).toBe(0);
+    expect(invalidate.stdout).toMatch(/^dropped \d+ cached entr/);
+
+    const sync = await cli(env, 'skills', 'sync', '--json');
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(cliJson(sync)).toHaveProperty('copied');
+  }, 150_000);
 
   it('stops everything on Ctrl-C', async () => {
     run.signal('SIGINT');
