@@ -23,9 +23,13 @@ export interface HubResponse {
 
 export type HubTransport = (url: string, init: HubRequest) => Promise<HubResponse>;
 
+// An idle socket is closed a second before the server's announced keep-alive timeout (Node reads
+// the `Keep-Alive: timeout=n` hint only when the agent has a timeout of its own), so a call never
+// goes out on a connection the server is closing at that moment.
+const agentOptions = { keepAlive: true, timeout: 60_000 };
 const agents = {
-  'http:': new http.Agent({ keepAlive: true }),
-  'https:': new https.Agent({ keepAlive: true }),
+  'http:': new http.Agent(agentOptions),
+  'https:': new https.Agent(agentOptions),
 };
 
 /** Sends one request and reads the whole answer; rejects on network errors, aborts and cut-off bodies. */

@@ -90,6 +90,24 @@ describe('nodeHttpTransport', () => {
     expect(ports.size).toBe(1);
   });
 
+  it("drops an idle connection before the server's announced keep-alive timeout", async () => {
+    server.keepAliveTimeout = 2000; // announced as Keep-Alive: timeout=2 → idle sockets go after 1 s
+    try {
+      const before = seen.length;
+      await (
+        await nodeHttpTransport(`${base}/ping`, { method: 'GET', headers: {}, signal: signal() })
+      ).text();
+      await new Promise((r) => setTimeout(r, 1300));
+      await (
+        await nodeHttpTransport(`${base}/ping`, { method: 'GET', headers: {}, signal: signal() })
+      ).text();
+      const [first, second] = seen.slice(before).map((s) => s.remotePort);
+      expect(second).not.toBe(first);
+    } finally {
+      server.keepAliveTimeout = 5000;
+    }
+  });
+
   it('rejects when the connection drops in the middle of the body', async () => {
     await expect(
       nodeHttpTransport(`${base}/cut`, { method: 'GET', headers: {}, signal: signal() }),
