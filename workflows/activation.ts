@@ -366,7 +366,9 @@ async function run(state: ActivationState): Promise<ActivationOutcome> {
   } finally {
     timer.cancel();
   }
-  if (state.stopping() && state.stop) {
+  // A deadline that passes after the last safe point does not undo finished work: timed_out means
+  // the run was cut short.
+  if (state.stop) {
     if (state.stop.outcome !== 'cancelled') state.error ??= state.stop.reason;
     return state.stop.outcome;
   }
