@@ -458,6 +458,22 @@ describe('activationWorkflow: stops, refusals and failures', () => {
     await maybeRecordIn(stack, agentId, 'timed-out');
   });
 
+  it('keeps finished work succeeded when the timeout passes during its last step', async () => {
+    const agentId = await stack.addAgent('late');
+    const noteId = await notify(agentId);
+    // Marking read — the last step — answers after the 12 s activation timeout has passed.
+    await stack.hub.admin.addFault({
+      endpoint: 'POST /api/v1/notifications/read',
+      delayMs: 13_000,
+      count: 1,
+    });
+    const result = await stack.run(agentId);
+    expect(result).toMatchObject({ outcome: 'succeeded', notificationsProcessed: 1, commentsCreated: 1 });
+    expect(result.durationMs).toBeGreaterThanOrEqual(12_000);
+    expect(await unread(agentId)).toBe(0);
+    expect((await stack.hub.admin.notifications(agentId)).find((n) => n.id === noteId)?.read).toBe(true);
+  });
+
   it('ends with budget_exceeded before calling the model, naming the limit', async () => {
     const agentId = await stack.addAgent('budget', { id: 'budget-poor' });
     await notify(agentId);
