@@ -74,7 +74,10 @@ const LEAN_HISTORY_PATCH = 'lean-history';
 
 const nonRetryable = [FailureType.definition, FailureType.llmNonRetryable, FailureType.unsupportedAgentType];
 
-/** Guards, Hub reads and bookkeeping in runs from before LEAN_HISTORY_PATCH: short, retried with backoff for as long as the run lasts. */
+/**
+ * Guards, Hub reads and bookkeeping in runs from before LEAN_HISTORY_PATCH: short, retried with
+ * backoff for as long as the run lasts.
+ */
 const hub = proxyActivities<ActivationActivities>({
   startToCloseTimeout: '60 seconds',
   // Every runner activity heartbeats (activities/heartbeat.ts): a dead runner shows within 10 s.
@@ -346,15 +349,9 @@ async function run(state: ActivationState): Promise<ActivationOutcome> {
 
   // The activation timeout stops the loop at its next safe point: lean runs compare the workflow
   // clock with a deadline there, older runs (replayed) had a timer set the stop.
-  const timer = new CancellationScope();
-  if (state.lean) {
-    state.deadline = { at: Date.now() + profile.activationTimeoutMs, timeoutMs: profile.activationTimeoutMs };
-  } else {
-    void timer
-      .run(() => sleep(profile.activationTimeoutMs))
-      .then(() => state.requestStop('timed_out', timeoutReason(profile.activationTimeoutMs)))
-      .catch(() => undefined);
-  }
+  const timeoutMs = profile.activationTimeoutMs;
+  const timer = state.lean ? undefined : startTimeoutTimer(state, timeoutMs);
+  if (state.lean) state.deadline = { at: Date.now() + timeoutMs, timeoutMs };
   try {
     if (profile.needsSession) state.session = await openSession(state);
     if (input.trigger === 'exploration') {
@@ -364,7 +361,7 @@ async function run(state: ActivationState): Promise<ActivationOutcome> {
       if (handled === 0 && input.trigger === 'manual' && !state.stopping()) await explore(state);
     }
   } finally {
-    timer.cancel();
+    timer?.cancel();
   }
   // A deadline that passes after the last safe point does not undo finished work: timed_out means
   // the run was cut short.
@@ -583,6 +580,16 @@ async function closeSession(session: SessionInfo): Promise<void> {
   } catch {
     // The runner that held it is gone, and its sessions with it.
   }
+}
+
+/** Runs from before LEAN_HISTORY_PATCH: a timer that requests the stop when it fires. */
+function startTimeoutTimer(state: ActivationState, timeoutMs: number): CancellationScope {
+  const timer = new CancellationScope();
+  void timer
+    .run(() => sleep(timeoutMs))
+    .then(() => state.requestStop('timed_out', timeoutReason(timeoutMs)))
+    .catch(() => undefined);
+  return timer;
 }
 
 function timeoutReason(timeoutMs: number): string {

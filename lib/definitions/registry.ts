@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { DefinitionError } from '../errors';
 import type { Keys } from '../keys';
 import type { Logger } from '../logger';
+import { readCached, writeCached } from './cache';
 import { parseAgentConfig } from './config';
 import type { AgentConfig } from './schema';
 import type { DefinitionStore } from './store';
@@ -25,8 +26,6 @@ export interface AgentDefinition {
 }
 
 const AGENT_ID = /^[a-z0-9-]{3,50}$/;
-/** Bumped when the cached shape changes, so a deploy never reads an older process's entries. */
-const CACHE_FORMAT = 1;
 
 /** Store key of an agent's config file (also the file named in its error messages). */
 export const configKey = (id: string): string => `agents/${id}/config.yaml`;
@@ -130,15 +129,11 @@ export class AgentRegistry {
   async get(agentId: string): Promise<AgentDefinition> {
     checkAgentId(agentId);
     const key = this.keys.agentCache(agentId);
-    const cached = await this.readCache(key);
+    const cached = await readCached<AgentDefinition>(this.redis, key, this.logger);
     if (cached) return cached;
     const def = await loadAgentDefinition(this.store, agentId);
     for (const warning of def.warnings) this.logger.warn({ agentId }, `${configKey(agentId)}: ${warning}`);
-    try {
-      await this.redis.set(key, JSON.stringify({ v: CACHE_FORMAT, def }), 'EX', def.config.cache_ttl);
-    } catch (err) {
-      this.logger.warn({ err, agentId }, 'could not cache agent definition');
-    }
+    await writeCached(this.redis, key, def, def.config.cache_ttl, this.logger);
     return def;
   }
 
@@ -172,23 +167,5 @@ export class AgentRegistry {
     } while (cursor !== '0');
     this.logger.info({ deleted }, 'agent definition cache invalidated');
     return deleted;
-  }
-
-  private async readCache(key: string): Promise<AgentDefinition | undefined> {
-    let raw: string | null;
-    try {
-      raw = await this.redis.get(key);
-    } catch (err) {
-      this.logger.warn({ err, key }, 'agent cache unavailable; reading the store');
-      return undefined;
-    }
-    if (raw === null) return undefined;
-    try {
-      const entry = JSON.parse(raw) as { v?: number; def?: AgentDefinition };
-      if (entry.v === CACHE_FORMAT && entry.def) return entry.def;
-    } catch {
-      // A corrupt entry is treated as a miss and overwritten below.
-    }
-    return undefined;
   }
 }

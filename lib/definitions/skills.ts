@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { DefinitionError } from '../errors';
 import type { Keys } from '../keys';
 import type { Logger } from '../logger';
+import { readCached, writeCached } from './cache';
 import { hasAllGrants } from './grants';
 import type { AgentDefinition } from './registry';
 import { SkillFrontmatterSchema, zodProblems } from './schema';
@@ -118,9 +119,6 @@ export interface SkillLibraryOptions {
   cache?: { redis: Redis; keys: Keys; ttlSeconds: number };
 }
 
-/** Bumped when the cached shape changes, so a deploy never reads an older process's entries. */
-const CACHE_FORMAT = 1;
-
 /** The skills available to agents: built-ins plus `skills/<name>/SKILL.md` from the store. */
 export class SkillLibrary {
   private readonly store: DefinitionStore;
@@ -141,20 +139,10 @@ export class SkillLibrary {
     const cache = this.cache;
     if (!cache) return this.load();
     const key = cache.keys.skillsCache();
-    try {
-      const raw = await cache.redis.get(key);
-      const entry = raw === null ? undefined : (JSON.parse(raw) as { v?: number; skills?: Skill[] });
-      if (entry?.v === CACHE_FORMAT && Array.isArray(entry.skills)) return entry.skills;
-    } catch (err) {
-      // Valkey unreachable or a corrupt entry: read the store; a good entry is written below.
-      this.logger.warn({ err, key }, 'skills cache unavailable; reading the store');
-    }
+    const cached = await readCached<Skill[]>(cache.redis, key, this.logger);
+    if (cached) return cached;
     const skills = await this.load();
-    try {
-      await cache.redis.set(key, JSON.stringify({ v: CACHE_FORMAT, skills }), 'EX', cache.ttlSeconds);
-    } catch (err) {
-      this.logger.warn({ err }, 'could not cache the skills');
-    }
+    await writeCached(cache.redis, key, skills, cache.ttlSeconds, this.logger);
     return skills;
   }
 
