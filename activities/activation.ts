@@ -137,6 +137,22 @@ function withCancellation<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T
 export function createActivationActivities(deps: ActivationDeps) {
   const { hub, registry, conversations, metrics, logger, settings } = deps;
 
+  /**
+   * Runs `fn` unless a run of it with this key already succeeded (a Valkey marker); a failed `fn`
+   * clears the marker so a retry runs it again. Resolves to whether `fn` ran now.
+   */
+  async function once(key: string, fn: () => Promise<unknown>): Promise<boolean> {
+    const marker = deps.keys.idempotency(key);
+    if ((await deps.redis.set(marker, '1', 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')) !== 'OK') return false;
+    try {
+      await fn();
+    } catch (err) {
+      await deps.redis.del(marker);
+      throw err;
+    }
+    return true;
+  }
+
   async function definition(agentId: string): Promise<AgentDefinition> {
     try {
       return await registry.get(agentId);
@@ -582,35 +598,25 @@ export function createActivationActivities(deps: ActivationDeps) {
     async finishActivation(input: FinishInput): Promise<void> {
       const { agentId } = input;
       if (input.tokensInput + input.tokensOutput > 0) {
-        const marker = deps.keys.idempotency(`consumption:${input.reportKey}`);
-        if ((await deps.redis.set(marker, '1', 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')) === 'OK') {
-          try {
-            await hub.reportConsumption({
-              agentId,
-              tokensInput: input.tokensInput,
-              tokensOutput: input.tokensOutput,
-              costUsd: input.costUsd,
-            });
-          } catch (err) {
-            await deps.redis.del(marker);
-            throw err;
-          }
-        }
+        await once(`consumption:${input.reportKey}`, () =>
+          hub.reportConsumption({
+            agentId,
+            tokensInput: input.tokensInput,
+            tokensOutput: input.tokensOutput,
+            costUsd: input.costUsd,
+          }),
+        );
       }
       await hub.markActivated(agentId);
       // The verdict and the counts are taken once per run, however often this step runs (a local
       // activity runs again when its runner dies before the workflow task recorded its result).
-      const verdict = deps.keys.idempotency(`verdict:${input.reportKey}`);
-      if ((await deps.redis.set(verdict, '1', 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')) !== 'OK') return;
-      try {
+      const first = await once(`verdict:${input.reportKey}`, async () => {
         if (input.breaker === 'success') await deps.breaker.recordSuccess(agentId);
         if (input.breaker === 'failure') await deps.breaker.recordFailure(agentId);
         // A run that held the half-open probe but neither succeeded nor failed hands it back at once.
         if (input.breaker === 'none') await deps.breaker.releaseProbe(agentId, input.reportKey);
-      } catch (err) {
-        await deps.redis.del(verdict);
-        throw err;
-      }
+      });
+      if (!first) return;
       metrics.activations.inc({ agent_id: agentId, trigger: input.trigger, outcome: input.outcome });
       metrics.activationDuration.observe(
         { trigger: input.trigger, outcome: input.outcome },
