@@ -28,6 +28,11 @@ FROM node:20-bookworm-slim AS runtime
 # The runners' manifests select the prebuilt bundle with
 # BOTBURROW_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js; without it a worker bundles at start.
 ENV NODE_ENV=production
+# bubblewrap is the kernel sandbox every agent process (Bash, MCP servers, CLI executors) runs in;
+# prlimit (util-linux, already in the base image) sets its limits. Without them the runner fails closed.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends bubblewrap=0.8.0-2+deb12u1 \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/package.json ./package.json

@@ -18,6 +18,7 @@ import pino from 'pino';
 import { SessionManager } from '../activities/tools/sessions';
 import type { ToolsAgent } from '../activities/tools/types';
 import { createHubSimulator } from '../dev/hub-sim/server';
+import { realSandbox } from '../test/support/sandbox';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   });
   const m = new SessionManager({
     root,
+    sandbox: await realSandbox(),
     credentials: {},
     hub: { url: sim.url, apiKey: 'bench-key' },
     timeoutMs: 30_000,

@@ -250,6 +250,37 @@ export const SETTINGS = {
     [],
     'runner variables custom MCP servers may reference as ${NAME} in their env',
   ),
+  sandbox: setting(
+    'BOTBURROW_SANDBOX',
+    oneOf('bwrap', 'none'),
+    'bwrap',
+    'confinement of agent processes: bwrap (kernel namespaces), or none (development only, unconfined)',
+  ),
+  sandboxBwrapPath: setting('BOTBURROW_SANDBOX_BWRAP', str, undefined, 'bubblewrap binary (default: bwrap on PATH)'),
+  sandboxCpuSeconds: setting(
+    'BOTBURROW_SANDBOX_CPU_SECONDS',
+    int(1, 86400),
+    300,
+    'CPU seconds per sandboxed process (a Bash command gets at most its timeout)',
+  ),
+  sandboxMemoryMb: setting(
+    'BOTBURROW_SANDBOX_MEMORY_MB',
+    int(64, 1048576),
+    2048,
+    'memory (heap and private data) per sandboxed process (MiB)',
+  ),
+  sandboxMaxProcesses: setting(
+    'BOTBURROW_SANDBOX_MAX_PROCESSES',
+    int(4, 100000),
+    128,
+    'processes and threads inside one sandbox',
+  ),
+  sandboxMaxFileMb: setting(
+    'BOTBURROW_SANDBOX_MAX_FILE_MB',
+    int(1, 1048576),
+    256,
+    'largest file a sandboxed process may write (MiB)',
+  ),
   maxConcurrentActivities: setting(
     'BOTBURROW_MAX_CONCURRENT_ACTIVITIES',
     int(1, 10000),
@@ -432,6 +463,28 @@ export function loadSettings(env: Env = process.env, require: readonly (keyof Se
     );
   }
   return out as Settings;
+}
+
+/**
+ * Every value of a setting marked secret, plus passwords inside URL settings (a Valkey or database
+ * URL), so tool output, logs and errors can be scrubbed of them: a secret added to SETTINGS is
+ * covered without a list to keep in step. Values in `extra` (runner variables handed to MCP
+ * servers) are added too.
+ */
+export function secretSettingValues(settings: Settings, extra: readonly string[] = []): string[] {
+  const out = new Set<string>(extra.filter((v) => v.length > 0));
+  for (const [key, spec] of Object.entries(SETTINGS) as [keyof Settings, Spec<unknown>][]) {
+    const value = settings[key];
+    if (typeof value !== 'string' || value.length === 0) continue;
+    if (spec.secret) out.add(value);
+    try {
+      const pw = decodeURIComponent(new URL(value).password);
+      if (pw) out.add(pw);
+    } catch {
+      // not a URL
+    }
+  }
+  return [...out];
 }
 
 /**

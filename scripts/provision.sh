@@ -61,6 +61,18 @@ if [ -z "$valkey" ]; then
   exit 1
 fi
 
+# 4. bubblewrap: the kernel sandbox every agent process runs in (activities/sandbox.ts).
+if ! command -v bwrap >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing bubblewrap with apt"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null
+  fi
+fi
+if ! command -v bwrap >/dev/null 2>&1; then
+  log "ERROR: no bwrap. Install bubblewrap (e.g. 'apt-get install bubblewrap'); the sandbox tests need it."
+  exit 1
+fi
+
 cat > .tools/env <<ENV
 TEMPORAL_CLI_PATH=$temporal_cli
 VALKEY_SERVER_PATH=$valkey

@@ -16,6 +16,8 @@ import { heartbeatInterceptor } from '../activities/heartbeat';
 import { createAnthropicClient } from '../activities/model';
 import type { SessionHost } from '../activities/session';
 import { createSessionActivities, readSessionTools } from '../activities/session';
+import { sandboxFromSettings } from '../activities/sandbox';
+import type { Sandbox } from '../activities/sandbox';
 import { createSessionManager } from '../activities/tools';
 import type { Settings } from '../lib/config';
 import { RUNNER_MODE_QUEUES } from '../lib/contract';
@@ -33,7 +35,7 @@ export interface RunnerOptions {
   logger: Logger;
   metrics: Metrics;
   /** Host of runner-bound sessions (MCP servers, workspaces); default: the SessionManager of activities/tools. */
-  sessions?: (deps: { logger: Logger; settings: Settings }) => SessionHost;
+  sessions?: (deps: { logger: Logger; settings: Settings; sandbox: Sandbox }) => SessionHost;
   runnerId?: string;
 }
 
@@ -94,7 +96,8 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     baseURL: settings.anthropicBaseUrl,
     timeoutMs: 280_000,
   });
-  const sessionHost = (o.sessions ?? createSessionManager)({ logger: log, settings });
+  const sandbox = await sandboxFromSettings(settings, log);
+  const sessionHost = (o.sessions ?? createSessionManager)({ logger: log, settings, sandbox });
   const ownQueue = runnerQueue(runnerId);
 
   const activationActivities = createActivationActivities({

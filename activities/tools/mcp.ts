@@ -9,6 +9,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../lib/logger';
+import type { Sandbox } from '../sandbox';
 import { ProcessGroupStdioTransport } from './transport';
 import { DEFAULT_MAX_OUTPUT_BYTES, capOutput, errorMessage, scrub, toolError } from './text';
 import type { McpServerSpec, ToolResult, ToolSpec } from './types';
@@ -22,6 +23,10 @@ export interface McpSessionOptions {
   maxOutputBytes?: number;
   /** Credential values to scrub from everything returned. */
   secrets?: readonly string[];
+  /** Every stdio server runs inside it. */
+  sandbox: Sandbox;
+  /** Paths under a server's read-only paths that it must not see (the workspace root, state). */
+  hide?: readonly string[];
 }
 
 interface Connection {
@@ -177,15 +182,26 @@ export class McpSession {
     spec: McpServerSpec,
     o: McpSessionOptions,
   ): Promise<{ conn: Connection; list: Tool[] }> {
-    const transport =
-      spec.transport === 'stdio'
-        ? new ProcessGroupStdioTransport({
-            command: spec.command,
-            args: spec.args,
-            env: spec.env,
-            cwd: spec.cwd,
-          })
-        : new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
+    let transport: ProcessGroupStdioTransport | StreamableHTTPClientTransport;
+    if (spec.transport === 'stdio') {
+      let boxed;
+      try {
+        boxed = o.sandbox.wrap({
+          command: spec.command,
+          args: spec.args,
+          env: spec.env,
+          workspace: spec.cwd,
+          network: spec.network,
+          readOnly: spec.readOnlyPaths,
+          hide: o.hide,
+        });
+      } catch (err) {
+        throw new Error(`could not start MCP server '${spec.name}': ${errorMessage(err)}`);
+      }
+      transport = new ProcessGroupStdioTransport(boxed);
+    } else {
+      transport = new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
+    }
     const client = new Client({ name: 'botburrow-agents', version: '0.1.0' }, { capabilities: {} });
     const conn: Connection = { spec, client, transport, restarts: 0 };
     const timeout = o.connectTimeoutMs ?? o.timeoutMs;
@@ -199,14 +215,14 @@ export class McpSession {
         cursor = page.nextCursor;
       } while (cursor && list.length < MAX_TOOLS_PER_SERVER);
       client.onclose = () => {
-        conn.dead ??= describeExit(transport);
+        conn.dead ??= scrub(describeExit(transport), o.secrets ?? []);
         o.logger.warn({ server: spec.name, reason: conn.dead }, 'MCP server exited');
       };
       return { conn, list };
     } catch (err) {
       const why =
         transport instanceof ProcessGroupStdioTransport && transport.exit
-          ? ` (${describeExit(transport)})`
+          ? ` (${scrub(describeExit(transport), o.secrets ?? [])})`
           : '';
       await client.close().catch(() => undefined);
       throw new Error(`could not start MCP server '${spec.name}': ${errorMessage(err)}${why}`);
@@ -280,7 +296,7 @@ export class McpSession {
       if (conn.dead || (err instanceof McpError && err.code === (ErrorCode.ConnectionClosed as number))) {
         // The close event may land just after the rejection; give it a tick to record the exit.
         await new Promise((r) => setTimeout(r, 50));
-        conn.dead ??= describeExit(conn.transport);
+        conn.dead ??= scrub(describeExit(conn.transport), this.o.secrets ?? []);
         const next =
           conn.restarts < MAX_RESTARTS
             ? 'it will be restarted on the next call'

@@ -14,15 +14,26 @@
  * `service:*` meets any of a service's grants. With only a `:read` grant, a server's tools are
  * limited to those it annotates read-only.
  *
- * Every server's environment is built from nothing: `PATH`, `HOME` (the workspace) and its own
- * variables. Custom servers (`{ name, command, args, env }`, or `{ name, url }` for Streamable
- * HTTP) get their `env` values literally, except that a value may reference `${NAME}` where NAME is
- * one of the runner-held values below; any other reference refuses the server (it would otherwise
- * be a way to read the runner's environment):
+ * Every stdio server runs in the sandbox (../sandbox.ts) with an environment built from nothing:
+ * `PATH`, `HOME` (the workspace) and its own variables. Built-ins that call an API (github, brave,
+ * postgres, hub) and custom servers get the network; `filesystem` does not.
  *
- * `GITHUB_PAT`, `BRAVE_API_KEY`, `BOTBURROW_POSTGRES_URL`, `BOTBURROW_HUB_URL`,
- * `BOTBURROW_HUB_API_KEY`, `BOTBURROW_AGENT_ID`, `BOTBURROW_WORKSPACE`, and the operator's extra
- * names (`BOTBURROW_MCP_ENV_ALLOWLIST`, passed in as `credentials.extra`).
+ * Custom servers (`{ name, command, args, env }`, or `{ name, url }` for Streamable HTTP) get their
+ * `env` values literally, except that a value may reference `${NAME}` where NAME is one of the
+ * runner-held values below; any other reference refuses the server (it would otherwise be a way to
+ * read the runner's environment). A credential is handed over only when the agent holds the grant
+ * that gates it, exactly as for the built-in server that uses it:
+ *
+ * | reference                | needs a grant                    |
+ * |--------------------------|----------------------------------|
+ * | `GITHUB_PAT`             | `github:read` or `github:write`  |
+ * | `BRAVE_API_KEY`          | `brave:search`                   |
+ * | `BOTBURROW_POSTGRES_URL` | `postgres:read`                  |
+ * | `BOTBURROW_HUB_URL`, `BOTBURROW_AGENT_ID`, `BOTBURROW_WORKSPACE` | none (not secret) |
+ * | the operator's extra names (`BOTBURROW_MCP_ENV_ALLOWLIST`)       | none (the operator's choice) |
+ *
+ * The Hub service key is never handed to a custom server: Hub access goes through the built-in
+ * `hub` server, bound to the agent's own identity and its behaviour limits.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -57,6 +68,9 @@ interface BuiltIn {
   writeGrants: string[];
   build(agent: ToolsAgent, o: ResolveOptions, readOnly: boolean): McpServerSpec | Refusal;
 }
+
+/** This project's folder: the Hub MCP server's code (and, in a checkout, tsx) lives there. */
+const PROJECT_DIR = path.resolve(__dirname, '../..');
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -121,6 +135,7 @@ function stdio(
   args: string[],
   env: Record<string, string>,
   readOnly: boolean,
+  network: boolean,
 ): McpServerSpec {
   const resolved = resolveCommand(command, args, o.projectRoot);
   const npm: Record<string, string> =
@@ -135,6 +150,8 @@ function stdio(
     env: { ...baseEnv(o), ...npm, ...env },
     cwd: o.workspaceDir,
     readOnly,
+    network,
+    readOnlyPaths: o.projectRoot ? [o.projectRoot] : [],
   };
 }
 
@@ -161,6 +178,7 @@ const BUILT_INS: Record<string, BuiltIn> = {
             ['-y', '@modelcontextprotocol/server-github'],
             { GITHUB_PERSONAL_ACCESS_TOKEN: o.credentials.githubPat },
             readOnly,
+            true,
           )
         : { name: 'github', reason: 'GITHUB_PAT is not configured on this runner' },
   },
@@ -176,6 +194,7 @@ const BUILT_INS: Record<string, BuiltIn> = {
             ['-y', '@modelcontextprotocol/server-brave-search'],
             { BRAVE_API_KEY: o.credentials.braveApiKey },
             readOnly,
+            true,
           )
         : { name: 'brave', reason: 'BRAVE_API_KEY is not configured on this runner' },
   },
@@ -190,6 +209,7 @@ const BUILT_INS: Record<string, BuiltIn> = {
         ['-y', '@modelcontextprotocol/server-filesystem', o.workspaceDir],
         {},
         readOnly,
+        false,
       ),
   },
   postgres: {
@@ -204,6 +224,7 @@ const BUILT_INS: Record<string, BuiltIn> = {
             ['-y', '@modelcontextprotocol/server-postgres', o.credentials.postgresUrl],
             {},
             readOnly,
+            true,
           )
         : { name: 'postgres', reason: 'BOTBURROW_POSTGRES_URL is not configured on this runner' },
   },
@@ -228,6 +249,8 @@ const BUILT_INS: Record<string, BuiltIn> = {
         env,
         cwd: o.workspaceDir,
         readOnly,
+        network: true,
+        readOnlyPaths: [PROJECT_DIR],
       };
     },
   },
@@ -236,18 +259,23 @@ const BUILT_INS: Record<string, BuiltIn> = {
 /** Names of the built-in servers. */
 export const BUILT_IN_SERVERS: readonly string[] = Object.keys(BUILT_INS);
 
+interface Reference {
+  value: string | undefined;
+  /** Grants of which the agent must hold one for the value to be handed over. */
+  grants?: string[];
+}
+
 /** Values a custom server's `env` may reference as `${NAME}`. */
-function allowedReferences(agent: ToolsAgent, o: ResolveOptions): Map<string, string | undefined> {
+function allowedReferences(agent: ToolsAgent, o: ResolveOptions): Map<string, Reference> {
   const c = o.credentials;
-  return new Map<string, string | undefined>([
-    ['GITHUB_PAT', c.githubPat],
-    ['BRAVE_API_KEY', c.braveApiKey],
-    ['BOTBURROW_POSTGRES_URL', c.postgresUrl],
-    ['BOTBURROW_HUB_URL', o.hub.url],
-    ['BOTBURROW_HUB_API_KEY', o.hub.apiKey],
-    ['BOTBURROW_AGENT_ID', agent.id],
-    ['BOTBURROW_WORKSPACE', o.workspaceDir],
-    ...Object.entries(c.extra ?? {}),
+  return new Map<string, Reference>([
+    ['GITHUB_PAT', { value: c.githubPat, grants: BUILT_INS.github?.grants }],
+    ['BRAVE_API_KEY', { value: c.braveApiKey, grants: BUILT_INS.brave?.grants }],
+    ['BOTBURROW_POSTGRES_URL', { value: c.postgresUrl, grants: BUILT_INS.postgres?.grants }],
+    ['BOTBURROW_HUB_URL', { value: o.hub.url }],
+    ['BOTBURROW_AGENT_ID', { value: agent.id }],
+    ['BOTBURROW_WORKSPACE', { value: o.workspaceDir }],
+    ...Object.entries(c.extra ?? {}).map(([k, v]): [string, Reference] => [k, { value: v }]),
   ]);
 }
 
@@ -255,7 +283,8 @@ const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 function expandEnv(
   server: CustomMcpServerConfig,
-  refs: Map<string, string | undefined>,
+  refs: Map<string, Reference>,
+  grants: readonly string[],
 ): { env: Record<string, string> } | { reason: string } {
   const env: Record<string, string> = {};
   for (const [key, raw] of Object.entries(server.env ?? {})) {
@@ -265,14 +294,21 @@ function expandEnv(
       return { reason: `env ${key} is set by the runner and cannot be overridden` };
     let problem: string | undefined;
     const value = raw.replace(REFERENCE, (_m, name: string) => {
-      if (!refs.has(name)) {
-        problem ??= `env ${key} references \${${name}}, which is not on the allow-list (${[...refs.keys()].join(', ')})`;
+      const ref = refs.get(name);
+      if (!ref) {
+        problem ??=
+          name === 'BOTBURROW_HUB_API_KEY'
+            ? `env ${key} references \${BOTBURROW_HUB_API_KEY}: the Hub service key is never given to a custom server; list the built-in 'hub' server instead`
+            : `env ${key} references \${${name}}, which is not on the allow-list (${[...refs.keys()].join(', ')})`;
         return '';
       }
-      const v = refs.get(name);
-      if (v === undefined)
+      if (ref.grants && !ref.grants.some((g) => hasGrant(grants, g))) {
+        problem ??= `env ${key} references \${${name}}, which needs one of the grants ${ref.grants.join(', ')}; the agent holds none of them`;
+        return '';
+      }
+      if (ref.value === undefined)
         problem ??= `env ${key} references \${${name}}, which is not configured on this runner`;
-      return v ?? '';
+      return ref.value ?? '';
     });
     if (problem) return { reason: problem };
     env[key] = value;
@@ -286,7 +322,7 @@ function customServer(
   o: ResolveOptions,
 ): McpServerSpec | Refusal {
   const refs = allowedReferences(agent, o);
-  const expanded = expandEnv(server, refs);
+  const expanded = expandEnv(server, refs, agent.config.capabilities.grants ?? []);
   if ('reason' in expanded) return { name: server.name, reason: expanded.reason };
   if (server.url !== undefined) {
     let u: URL;
@@ -303,7 +339,7 @@ function customServer(
   }
   if (!server.command)
     return { name: server.name, reason: 'needs a command (stdio) or a url (Streamable HTTP)' };
-  return stdio(server.name, o, server.command, server.args ?? [], expanded.env, false);
+  return stdio(server.name, o, server.command, server.args ?? [], expanded.env, false, true);
 }
 
 /**

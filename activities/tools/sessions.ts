@@ -7,10 +7,13 @@
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { secretSettingValues } from '../../lib/config';
 import type { Settings } from '../../lib/config';
 import { createDefinitionStore, loadAgentDefinition } from '../../lib/definitions';
 import { FailureType } from '../../lib/errors';
+import { hasGrant } from '../../lib/definitions/grants';
 import type { Logger } from '../../lib/logger';
+import type { Sandbox } from '../sandbox';
 import { McpSession } from './mcp';
 import { resolveMcpServers, secretValues } from './servers';
 import type { Refusal } from './servers';
@@ -24,6 +27,13 @@ export interface SessionManagerOptions {
   root: string;
   credentials: Credentials;
   hub: { url: string; apiKey?: string };
+  /** Every process a session starts (Bash, MCP stdio servers) runs inside it. */
+  sandbox: Sandbox;
+  /**
+   * Every other secret the runner holds (from the settings marked secret in lib/config.ts), scrubbed
+   * from tool output and errors like the credentials are.
+   */
+  secrets?: readonly string[];
   /** MCP call timeout (`BOTBURROW_MCP_TIMEOUT` in ms). */
   timeoutMs: number;
   logger: Logger;
@@ -69,6 +79,12 @@ interface Session {
 }
 
 const DEFAULT_IDLE_TTL_MS = 2 * 3600_000;
+/** The grant that gives an agent's Bash commands the network (off otherwise). */
+export const SHELL_NETWORK_GRANT = 'shell:network';
+/** This project's folder, visible read-only to MCP servers started from it. */
+const PROJECT_DIR = path.resolve(__dirname, '../..');
+/** Folders of a checkout that hold local state (logs, Valkey data, tools): never shown to a server. */
+const STATE_DIRS = ['.data', '.tools', '.git', '.env'];
 /** Shared npm cache under the root for npx-launched servers; never swept as a stale workspace. */
 const NPM_CACHE_DIR = '.npm-cache';
 
@@ -97,7 +113,7 @@ export class SessionManager {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly o: SessionManagerOptions) {
-    this.secrets = secretValues(o);
+    this.secrets = [...new Set([...secretValues(o), ...(o.secrets ?? [])])];
     // A password inside a connection URL may surface on its own in an error message.
     for (const s of [...this.secrets]) {
       try {
@@ -155,8 +171,11 @@ export class SessionManager {
       agent = await this.o.loadAgent(o.agentId);
     }
     const log = this.o.logger.child({ sessionId: o.sessionId, agentId: agent.id });
-    await mkdir(this.o.root, { recursive: true, mode: 0o700 });
+    // 0711: a sandbox running as another user (a root runner's) must reach its own workspace,
+    // and no one may list the others.
+    await mkdir(this.o.root, { recursive: true, mode: 0o711 });
     const dir = await mkdtemp(path.join(this.o.root, `${safeDirName(o.sessionId)}-`));
+    await this.o.sandbox.prepareWorkspace(dir);
     let mcp: McpSession | undefined;
     try {
       const { servers, refused } = resolveMcpServers(agent, {
@@ -174,10 +193,14 @@ export class SessionManager {
         logger: log,
         maxOutputBytes: this.o.maxOutputBytes,
         secrets: this.secrets,
+        sandbox: this.o.sandbox,
+        hide: [path.resolve(this.o.root), ...STATE_DIRS.map((d) => path.join(PROJECT_DIR, d))],
       });
       const workspace = createWorkspaceTools({
         dir,
         shell: agent.config.capabilities.shell ?? { enabled: false },
+        sandbox: this.o.sandbox,
+        network: hasGrant(agent.config.capabilities.grants ?? [], SHELL_NETWORK_GRANT),
         maxOutputBytes: this.o.maxOutputBytes,
         path: this.o.path,
       });
@@ -315,6 +338,7 @@ export class SessionManager {
 export function createSessionManager(deps: {
   logger: Logger;
   settings: Settings;
+  sandbox: Sandbox;
   env?: Record<string, string | undefined>;
   loadAgent?: (agentId: string) => Promise<ToolsAgent>;
 }): SessionManager {
@@ -339,6 +363,8 @@ export function createSessionManager(deps: {
       extra,
     },
     hub: { url: settings.hubUrl, apiKey: settings.hubApiKey },
+    sandbox: deps.sandbox,
+    secrets: secretSettingValues(settings),
     timeoutMs: settings.mcpTimeout * 1000,
     logger: deps.logger.child({ component: 'tool-sessions' }),
     path: env.PATH,

@@ -1,14 +1,16 @@
 /**
  * The Bash tool's policy and runner. The policy parses the command the way sh would split it
  * (quotes, escapes, operators, `$( )`, backticks, process substitution) so that every simple
- * command hidden in it is checked against `allowed_commands`, not just the first word.
+ * command hidden in it is checked against `allowed_commands` and `blocked_patterns` as the words
+ * sh will run (`cu""rl` is curl), not just as typed.
  *
- * This is defence in depth, not a sandbox: the command runs as the runner's user with cwd and HOME
- * in the workspace and a minimal environment. Deployments that run untrusted agents with shell
- * enabled should also run the runner in a container.
+ * The policy is the agent author's intent, not the boundary: the shell expands parameters and
+ * globs after any check, so confinement comes from the kernel sandbox (../sandbox.ts) every command
+ * runs in.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Sandbox } from '../sandbox';
 import { isInside } from './paths';
 import type { ShellConfig } from './types';
 
@@ -225,6 +227,13 @@ function matchesBlocked(command: string, pattern: string): boolean {
   }
 }
 
+/** The simple commands as sh will see their words (quotes and escapes removed), one per line. */
+function normalizedCommands(parsed: Parsed): string[] {
+  return parsed.commands.map((c) =>
+    [...c.words, ...c.redirects.map((r) => `> ${r}`)].map((w) => w.split('\u0000').join('')).join(' '),
+  );
+}
+
 /**
  * Decides whether `command` may run under `shell`. Returns the reason it may not, or undefined.
  * `workspace` is the real workspace path, for the argument checks.
@@ -237,11 +246,12 @@ export function checkShellCommand(
   if (!shell.enabled) return 'shell is not enabled for this agent (capabilities.shell.enabled)';
   if (command.trim().length === 0) return 'command is empty';
   if (command.includes('\0')) return 'command contains a NUL byte';
-  for (const p of shell.blocked_patterns ?? []) {
-    if (matchesBlocked(command, p)) return `command matches blocked pattern ${JSON.stringify(p)}`;
-  }
   const parsed = parseShellCommand(command);
   if (parsed.problems.length > 0) return `command refused: ${parsed.problems[0] ?? ''}`;
+  const spelled = [command, ...normalizedCommands(parsed)];
+  for (const p of shell.blocked_patterns ?? []) {
+    if (spelled.some((c) => matchesBlocked(c, p))) return `command matches blocked pattern ${JSON.stringify(p)}`;
+  }
   const allowed = shell.allowed_commands ?? [];
   for (const c of parsed.commands) {
     const first = c.words[0];
@@ -271,8 +281,10 @@ export interface ShellRun {
 }
 
 /**
- * Runs `command` with /bin/sh in its own process group and kills the whole group on timeout,
- * cancellation, or when the shell exits (so background children do not outlive the call).
+ * Runs `command` with /bin/sh inside the sandbox, in its own process group, and kills the whole
+ * group on timeout, cancellation, or when the shell exits (so background children do not outlive
+ * the call; the sandbox's PID namespace ends with its first process as well). Throws
+ * `SandboxUnavailableError` when the sandbox cannot start.
  */
 export function runShell(o: {
   command: string;
@@ -280,12 +292,25 @@ export function runShell(o: {
   env: Record<string, string>;
   timeoutMs: number;
   maxOutputBytes: number;
+  sandbox: Sandbox;
+  /** Network for the command (the definition's `capabilities.shell.network`); off by default. */
+  network?: boolean;
   signal?: AbortSignal;
 }): Promise<ShellRun> {
+  const boxed = o.sandbox.wrap({
+    command: '/bin/sh',
+    args: ['-c', o.command],
+    env: o.env,
+    workspace: o.cwd,
+    network: o.network === true,
+    limits: { cpuSeconds: Math.max(1, Math.ceil(o.timeoutMs / 1000)) },
+  });
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', o.command], {
-      cwd: o.cwd,
-      env: o.env,
+    const child = spawn(boxed.command, boxed.args, {
+      cwd: boxed.cwd,
+      env: boxed.env,
+      uid: boxed.uid,
+      gid: boxed.gid,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -34,6 +34,9 @@ export class ProcessGroupStdioTransport implements Transport {
       args: string[];
       env: Record<string, string>;
       cwd: string;
+      /** The user the process runs as (the sandbox's, when the runner is root). */
+      uid?: number;
+      gid?: number;
       /** How long close() waits after closing stdin before signalling the group. */
       graceMs?: number;
     },
@@ -59,6 +62,8 @@ export class ProcessGroupStdioTransport implements Transport {
       const child = spawn(this.params.command, this.params.args, {
         cwd: this.params.cwd,
         env: this.params.env,
+        uid: this.params.uid,
+        gid: this.params.gid,
         detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],
       });

@@ -72,6 +72,10 @@ export type McpServerSpec =
       cwd: string;
       /** Offer only tools annotated read-only (the agent holds only a `:read` grant). */
       readOnly: boolean;
+      /** The sandbox shares the runner's network (the server calls an API) or has none. */
+      network: boolean;
+      /** Directories the server needs to see read-only (its installation). */
+      readOnlyPaths: string[];
     }
   | {
       name: string;

@@ -4,12 +4,15 @@
  * `ToolResult` with `isError`, phrased so the model can correct itself.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, realpath, stat } from 'node:fs/promises';
+import { mkdir, open, realpath, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { globToRegExp, walkFiles } from './glob';
 import { PathRefusedError, checkPathSpelling, resolveInWorkspace } from './paths';
 import type { WorkspaceRoots } from './paths';
+import { SandboxUnavailableError } from '../sandbox';
+import type { Sandbox } from '../sandbox';
 import { checkShellCommand, runShell } from './shell';
 import { DEFAULT_MAX_OUTPUT_BYTES, capOutput, errorMessage, toolError } from './text';
 import type { ShellConfig, ToolResult, ToolSpec } from './types';
@@ -23,6 +26,10 @@ export interface WorkspaceToolsOptions {
   /** The workspace directory (exists). */
   dir: string;
   shell: ShellConfig;
+  /** Every Bash command runs inside it; files the runner writes are handed to its user. */
+  sandbox: Sandbox;
+  /** Bash may use the network (the agent holds the `shell:network` grant). */
+  network?: boolean;
   maxOutputBytes?: number;
   /** PATH for Bash; a standard system PATH when absent. */
   path?: string;
@@ -161,7 +168,10 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
   const maxOut = o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   let rootsPromise: Promise<WorkspaceRoots> | undefined;
   const roots = (): Promise<WorkspaceRoots> =>
-    (rootsPromise ??= realpath(o.dir).then((real) => ({ nominal: path.resolve(o.dir), real })));
+    (rootsPromise ??= realpath(o.dir).then(async (real) => {
+      await o.sandbox.prepareWorkspace(real);
+      return { nominal: path.resolve(o.dir), real };
+    }));
   const names = Object.keys(SPECS).filter((n) => n !== 'Bash' || o.shell.enabled === true);
   const rel = (r: WorkspaceRoots, abs: string): string => path.relative(r.real, abs) || '.';
 
@@ -171,10 +181,9 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
     const st = await stat(file);
     if (st.isDirectory()) return toolError(`${rel(r, file)} is a directory; use Glob to list files`);
     if (st.size > MAX_READ_BYTES) return toolError(`${rel(r, file)} is ${st.size} bytes; too large to read`);
-    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fh = await openRegular(r, file, constants.O_RDONLY);
     let buf: Buffer;
     try {
-      refuseHardLink(r, file, (await fh.stat()).nlink);
       buf = await fh.readFile();
     } finally {
       await fh.close();
@@ -208,7 +217,7 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
     if (bytes > MAX_WRITE_BYTES)
       return toolError(`content is ${bytes} bytes; the limit is ${MAX_WRITE_BYTES}`);
     const file = await resolveInWorkspace(r, str(input, 'file_path'), { mode: 'create' });
-    await writeConfined(r, file, content);
+    await writeConfined(r, file, content, o.sandbox);
     return { content: `Wrote ${bytes} bytes to ${rel(r, file)}`, isError: false };
   }
 
@@ -221,8 +230,13 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
     if (oldString === newString)
       return toolError('old_string and new_string are identical; nothing to change');
     const file = await resolveInWorkspace(r, str(input, 'file_path'), { mode: 'existing' });
-    refuseHardLink(r, file, (await stat(file)).nlink);
-    const text = await readFile(file, 'utf8');
+    const fh = await openRegular(r, file, constants.O_RDONLY);
+    let text: string;
+    try {
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
     const count = text.split(oldString).length - 1;
     if (count === 0) return toolError(`old_string was not found in ${rel(r, file)}`);
     if (count > 1 && !replaceAll) {
@@ -233,7 +247,7 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
     const updated = replaceAll
       ? text.split(oldString).join(newString)
       : text.replace(oldString, () => newString);
-    await writeConfined(r, file, updated);
+    await writeConfined(r, file, updated, o.sandbox);
     return { content: `Replaced ${replaceAll ? count : 1} occurrence(s) in ${rel(r, file)}`, isError: false };
   }
 
@@ -243,14 +257,22 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
     const refusal = checkShellCommand(command, o.shell, r.real);
     if (refusal) return toolError(`Bash refused: ${refusal}`);
     const timeoutSeconds = o.shell.timeout_seconds ?? DEFAULT_SHELL_TIMEOUT_SECONDS;
-    const run = await runShell({
-      command,
-      cwd: r.real,
-      env: { PATH: o.path ?? DEFAULT_PATH, HOME: r.real, LANG: 'C.UTF-8' },
-      timeoutMs: timeoutSeconds * 1000,
-      maxOutputBytes: maxOut,
-      signal,
-    });
+    let run;
+    try {
+      run = await runShell({
+        command,
+        cwd: r.real,
+        env: { PATH: o.path ?? DEFAULT_PATH, HOME: r.real, LANG: 'C.UTF-8', TMPDIR: '/tmp' },
+        timeoutMs: timeoutSeconds * 1000,
+        maxOutputBytes: maxOut,
+        sandbox: o.sandbox,
+        network: o.network === true,
+        signal,
+      });
+    } catch (err) {
+      if (err instanceof SandboxUnavailableError) return toolError(`Bash refused: ${err.message}`);
+      throw err;
+    }
     let text = run.output;
     if (run.truncatedBytes > 0) text += `\n[output truncated: ${run.truncatedBytes} more bytes not shown]`;
     if (run.timedOut) {
@@ -386,14 +408,49 @@ function refuseHardLink(r: WorkspaceRoots, file: string, nlink: number): void {
 }
 
 /** Writes through O_NOFOLLOW so a symlink created between the check and the write is not followed. */
-async function writeConfined(r: WorkspaceRoots, file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+/**
+ * Opens a workspace file only if it is a regular file with one link. O_NONBLOCK keeps a FIFO from
+ * blocking the open (and with it a thread of the runner's pool); devices and sockets are refused
+ * by type after the open, on the opened descriptor.
+ */
+async function openRegular(r: WorkspaceRoots, file: string, flags: number, mode?: number): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);
+  } catch (err) {
+    // A FIFO without a reader answers a non-blocking write-open with ENXIO.
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO')
+      throw new PathRefusedError(`${path.relative(r.real, file)} is not a regular file (a FIFO or socket)`);
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new PathRefusedError(`${path.relative(r.real, file)} is not a regular file (a FIFO, device or socket)`);
+    refuseHardLink(r, file, st.nlink);
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+async function writeConfined(
+  r: WorkspaceRoots,
+  file: string,
+  content: string,
+  sandbox: Sandbox,
+): Promise<void> {
+  const dir = path.dirname(file);
+  const created = await mkdir(dir, { recursive: true });
+  for (let d = dir; created !== undefined && d.startsWith(created); d = path.dirname(d)) {
+    await sandbox.adoptFile(d);
+  }
   // mkdir may have created directories; check the parent once more now that it exists.
   await resolveInWorkspace(r, path.relative(r.real, path.dirname(file)) || '.', { mode: 'existing' });
   // Truncate only after checking the opened file: a hard link could name a file outside.
-  const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  const fh = await openRegular(r, file, constants.O_WRONLY | constants.O_CREAT, 0o644);
   try {
-    refuseHardLink(r, file, (await fh.stat()).nlink);
+    await sandbox.adoptFile(file);
     await fh.truncate(0);
     await fh.writeFile(content, 'utf8');
   } finally {
@@ -414,7 +471,7 @@ const lines = [];
 let more = false;
 outer: for (const file of workerData.files) {
   let buf;
-  try { if (fs.statSync(file).nlink > 1) continue; buf = fs.readFileSync(file); } catch { continue; }
+  try { const st = fs.statSync(file); if (!st.isFile() || st.nlink > 1) continue; buf = fs.readFileSync(file); } catch { continue; }
   if (buf.length > 5 * 1024 * 1024 || buf.subarray(0, 8192).includes(0)) continue;
   const rel = path.relative(workerData.root, file) || path.basename(file);
   const text = buf.toString('utf8').split('\\n');

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,10 @@ import type { HubSimulator } from '../../dev/hub-sim/server';
 import { freePort, waitForPort } from '../../dev/services';
 import { loadSettings } from '../../lib/config';
 import { parseAgentConfig } from '../../lib/definitions';
-import { unique } from '../support/env';
+import { eventually, unique } from '../support/env';
+import type { Sandbox } from '../../activities/sandbox';
+import { processesWithArg } from '../support/processes';
+import { realSandbox } from '../support/sandbox';
 
 // Real MCP servers from npm (filesystem, everything), the project's Hub MCP server against the Hub
 // simulator, and a small real stdio server that crashes or hangs on request.
@@ -27,12 +30,17 @@ const logger = pino({ level: 'silent' });
 let sim: HubSimulator;
 let root: string;
 const managers: SessionManager[] = [];
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await realSandbox();
+});
 
 function manager(timeoutMs = 5000): SessionManager {
   const m = new SessionManager({
     root,
     credentials: { githubPat: GITHUB_PAT, extra: { OPERATOR_TOKEN: 'operator-token-value-77' } },
     hub: { url: sim.url, apiKey: HUB_KEY },
+    sandbox,
     timeoutMs,
     connectTimeoutMs: 30_000,
     logger,
@@ -48,13 +56,6 @@ function agent(id: string, capabilities: string): ToolsAgent {
   return { id, config: parseAgentConfig(yaml, `agents/${id}/config.yaml`).config };
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'bb-mcp-'));
@@ -136,6 +137,7 @@ describe('everything server (npm) in the custom object form', () => {
       agent: agent(
         'tool-agent',
         [
+          '  grants: [github:read]',
           '  mcp_servers:',
           '    - name: everything',
           '      command: npx',
@@ -178,6 +180,7 @@ describe('everything server (npm) in the custom object form', () => {
       'OPERATOR',
       'PATH',
       'PLAIN_SETTING',
+      'PWD',
       'TOKEN_FROM_RUNNER',
     ]);
     expect(env.HOME).toBe(m.workspaceDir(sid));
@@ -366,12 +369,11 @@ describe('failures come back as tool errors', () => {
     const sid = unique('close');
     await m.open({ sessionId: sid, agent: crashyAgent('tool-agent') });
     const pidResult = await m.call(sid, 'mcp_crashy_pid', {});
-    const pid = Number(pidResult.content);
     expect(pidResult.content.slice(0, 200)).toMatch(/^\d+$/);
     const dir = m.workspaceDir(sid)!;
-    expect(processAlive(pid)).toBe(true);
+    expect(processesWithArg(dir).length).toBeGreaterThan(0);
     await m.close(sid);
-    expect(processAlive(pid)).toBe(false);
+    await eventually(() => processesWithArg(dir).length === 0, 5000);
     expect(existsSync(dir)).toBe(false);
     const err = await m.call(sid, 'mcp_crashy_ok', {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
@@ -427,7 +429,7 @@ describe('createSessionManager (the runner wiring)', () => {
       OPERATOR_SECRET: 'operator-secret-from-env',
       NOT_LISTED: 'not-listed-value',
     };
-    const m = createSessionManager({ logger, settings: loadSettings(env), env });
+    const m = createSessionManager({ logger, settings: loadSettings(env), env, sandbox });
     managers.push(m);
     const sid = unique('wired');
     const { refused } = await m.open({
@@ -436,6 +438,7 @@ describe('createSessionManager (the runner wiring)', () => {
         id: 'tool-agent',
         config: {
           capabilities: {
+            grants: ['github:read'],
             mcp_servers: [
               {
                 name: 'everything',
@@ -454,7 +457,7 @@ describe('createSessionManager (the runner wiring)', () => {
       string
     >;
     expect(out).toMatchObject({ OP: '[redacted]', PAT: '[redacted]', HOME: m.workspaceDir(sid) });
-    expect(Object.keys(out).sort()).toEqual(['HOME', 'OP', 'PAT', 'PATH']);
+    expect(Object.keys(out).sort()).toEqual(['HOME', 'OP', 'PAT', 'PATH', 'PWD']);
     await m.close(sid);
   });
 });

@@ -1,9 +1,11 @@
 import { link, mkdtemp, mkdir, readFile, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspaceTools } from '../../activities/tools/workspace';
+import type { Sandbox } from '../../activities/sandbox';
+import { processesWithArg } from '../support/processes';
+import { realSandbox } from '../support/sandbox';
 
 // Real files, real symlinks, real processes: the workspace tools against an actual directory tree
 // with a secret sitting next to it.
@@ -32,7 +34,12 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-const tools = () => createWorkspaceTools({ dir: ws, shell: { enabled: false } });
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await realSandbox();
+});
+
+const tools = () => createWorkspaceTools({ sandbox, dir: ws, shell: { enabled: false } });
 
 describe('workspace path confinement', () => {
   const escapes: [string, string, Record<string, unknown>][] = [
@@ -119,14 +126,6 @@ describe('workspace path confinement', () => {
   });
 });
 
-function processAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX]/.test(stat);
-  } catch {
-    return false;
-  }
-}
 
 describe('workspace Bash', () => {
   it('is neither offered nor runnable when the shell is disabled', async () => {
@@ -139,6 +138,7 @@ describe('workspace Bash', () => {
 
   it('refuses blocked patterns, commands outside the allow-list and smuggled chains', async () => {
     const t = createWorkspaceTools({
+      sandbox,
       dir: ws,
       shell: {
         enabled: true,
@@ -183,7 +183,7 @@ describe('workspace Bash', () => {
 
   it('runs with a minimal environment in the workspace', async () => {
     process.env.BB_RUNNER_SECRET_FOR_TEST = 'runner-secret-value';
-    const t = createWorkspaceTools({ dir: ws, shell: { enabled: true } });
+    const t = createWorkspaceTools({ sandbox, dir: ws, shell: { enabled: true } });
     const r = await t.call('Bash', { command: 'env; pwd' });
     delete process.env.BB_RUNNER_SECRET_FOR_TEST;
     expect(r.isError).toBe(false);
@@ -192,27 +192,25 @@ describe('workspace Bash', () => {
       .filter((l) => /^[A-Z_]+=/.test(l))
       .map((l) => l.split('=')[0])
       .filter((k) => !['PWD', 'SHLVL', 'OLDPWD', '_'].includes(k!));
-    expect(vars.sort()).toEqual(['HOME', 'LANG', 'PATH']);
+    expect(vars.sort()).toEqual(['HOME', 'LANG', 'PATH', 'TMPDIR']);
     expect(r.content).not.toContain('runner-secret-value');
   });
 
   it('kills a command past its timeout together with its child processes', async () => {
-    const t = createWorkspaceTools({ dir: ws, shell: { enabled: true, timeout_seconds: 1 } });
+    const t = createWorkspaceTools({ sandbox, dir: ws, shell: { enabled: true, timeout_seconds: 1 } });
     const started = Date.now();
-    const r = await t.call('Bash', { command: 'sleep 30 & echo $! > child.pid; echo started; sleep 30' });
+    const r = await t.call('Bash', { command: 'sleep 1234.5 & echo started; sleep 1234.5' });
     const took = Date.now() - started;
     expect(r.isError).toBe(true);
     expect(r.content).toContain('started');
     expect(r.content).toMatch(/timed out after 1s and was killed/);
     expect(took).toBeLessThan(5000);
-    const childPid = Number((await readFile(path.join(ws, 'child.pid'), 'utf8')).trim());
-    expect(childPid).toBeGreaterThan(0);
     await new Promise((res) => setTimeout(res, 200));
-    expect(processAlive(childPid)).toBe(false);
+    expect(processesWithArg('1234.5')).toEqual([]);
   });
 
   it('stops a command when the call is cancelled', async () => {
-    const t = createWorkspaceTools({ dir: ws, shell: { enabled: true, timeout_seconds: 60 } });
+    const t = createWorkspaceTools({ sandbox, dir: ws, shell: { enabled: true, timeout_seconds: 60 } });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
     const started = Date.now();
@@ -223,7 +221,7 @@ describe('workspace Bash', () => {
   });
 
   it('caps output with a truncation note', async () => {
-    const t = createWorkspaceTools({ dir: ws, shell: { enabled: true }, maxOutputBytes: 1000 });
+    const t = createWorkspaceTools({ sandbox, dir: ws, shell: { enabled: true }, maxOutputBytes: 1000 });
     const r = await t.call('Bash', { command: 'seq 1 100000' });
     expect(r.isError).toBe(false);
     expect(Buffer.byteLength(r.content)).toBeLessThan(1200);

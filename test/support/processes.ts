@@ -2,6 +2,7 @@
  * Real processes for tests: a project entry point run by Node with the tsx loader (one process, so
  * a signal reaches the program itself), with its output kept for failure messages.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -91,4 +92,23 @@ export async function startRunnerProcess(env: Record<string, string>): Promise<T
     throw err;
   }
   return p;
+}
+
+/**
+ * Live (not zombie) processes of this PID namespace with `arg` among their arguments. Sandboxed
+ * processes run in a PID namespace of their own, so a pid they report means nothing out here; their
+ * arguments (or bwrap's, which name the workspace) find them.
+ */
+export function processesWithArg(arg: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${entry}/stat`, 'utf8'))) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(arg)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }

@@ -7,6 +7,7 @@ import { SessionManager } from '../../activities/tools/sessions';
 import type { McpServerSpec, ToolsAgent } from '../../activities/tools/types';
 import type { AgentDefinition } from '../../lib/definitions';
 import { parseAgentConfig } from '../../lib/definitions';
+import { realSandbox } from '../support/sandbox';
 
 const ROOT = path.resolve(__dirname, '../..');
 const base = {
@@ -137,15 +138,16 @@ describe('resolveMcpServers: built-ins gated by grants', () => {
 });
 
 describe('resolveMcpServers: custom servers', () => {
-  const custom = (env: string) =>
+  const custom = (env: string, grants = '[]') =>
     agent(
-      `  mcp_servers:\n    - name: tool\n      command: my-server\n      args: [--flag]\n      env:\n${env}`,
+      `  grants: ${grants}\n  mcp_servers:\n    - name: tool\n      command: my-server\n      args: [--flag]\n      env:\n${env}`,
     );
 
   it('passes literal env and allow-listed references', () => {
     const { servers, refused } = resolveMcpServers(
       custom(
-        '        A: plain\n        B: "Bearer ${BOTBURROW_HUB_API_KEY}"\n        C: ${EXTRA_TOKEN}\n        D: ${BOTBURROW_WORKSPACE}/data\n',
+        '        A: plain\n        B: "Bearer ${GITHUB_PAT}"\n        C: ${EXTRA_TOKEN}\n        D: ${BOTBURROW_WORKSPACE}/data\n',
+        '[github:read]',
       ),
       { ...base, credentials: { ...base.credentials, extra: { EXTRA_TOKEN: 'extra-secret' } } },
     );
@@ -157,7 +159,7 @@ describe('resolveMcpServers: custom servers', () => {
       PATH: '/usr/bin:/bin',
       HOME: '/ws/s1',
       A: 'plain',
-      B: 'Bearer hub-secret',
+      B: 'Bearer ghp_secret_pat',
       C: 'extra-secret',
       D: '/ws/s1/data',
     });
@@ -165,7 +167,8 @@ describe('resolveMcpServers: custom servers', () => {
 
   it.each([
     ['        X: ${AWS_SECRET_ACCESS_KEY}\n', /AWS_SECRET_ACCESS_KEY.*not on the allow-list/],
-    ['        X: ${BRAVE_API_KEY}\n', /BRAVE_API_KEY.*not configured on this runner/],
+    ['        X: ${BRAVE_API_KEY}\n', /BRAVE_API_KEY.*needs one of the grants brave:search/],
+    ['        X: ${BOTBURROW_HUB_API_KEY}\n', /Hub service key is never given to a custom server/],
     ['        PATH: /evil\n', /PATH is set by the runner/],
     ['        "bad name": x\n', /not a valid variable name/],
   ])('refuses %j', (env, reason) => {
@@ -174,11 +177,35 @@ describe('resolveMcpServers: custom servers', () => {
     expect(refused[0]!.reason).toMatch(reason);
   });
 
+  it('refuses a credential reference without its grant, naming the server, the variable and the grant', () => {
+    const { servers, refused } = resolveMcpServers(custom('        TOKEN: ${GITHUB_PAT}\n', '[brave:search]'), base);
+    expect(servers).toEqual([]);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.name).toBe('tool');
+    expect(refused[0]!.reason).toMatch(/GITHUB_PAT.*needs one of the grants github:read, github:write/);
+    // With the grant, and the credential configured, it is handed over.
+    const ok = resolveMcpServers(custom('        TOKEN: ${GITHUB_PAT}\n', '[github:write]'), base);
+    expect(ok.refused).toEqual([]);
+    expect(stdio(ok.servers[0]).env.TOKEN).toBe('ghp_secret_pat');
+  });
+
+  it('gives built-ins that call an API the network, and filesystem none', () => {
+    const { servers } = resolveMcpServers(
+      agent('  grants: [github:read, filesystem:read]\n  mcp_servers: [github, filesystem]\n'),
+      base,
+    );
+    expect(servers.map((s) => [s.name, stdio(s).network])).toEqual([
+      ['github', true],
+      ['filesystem', false],
+    ]);
+  });
+
   it('supports Streamable HTTP servers by url, with env as headers', () => {
     const def: ToolsAgent = {
       id: 'a',
       config: {
         capabilities: {
+          grants: ['github:read'],
           mcp_servers: [
             {
               name: 'remote',
@@ -258,6 +285,7 @@ describe('types line up with the rest of the project', () => {
     const asTools: ToolsAgent = def;
     const m = new SessionManager({
       root: '/tmp',
+      sandbox: await realSandbox(),
       credentials: {},
       hub: { url: 'http://h' },
       timeoutMs: 1000,

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionManager } from '../../activities/tools/sessions';
 import type { ToolResult } from '../../activities/tools/types';
 import type { ToolsAgent } from '../../activities/tools/types';
+import { realSandbox } from '../support/sandbox';
 
 // A real SessionManager with workspace tools only (no MCP servers), so these stay fast; the
 // activities around it (activities/session.ts) are tested with real runners in integration.
@@ -23,6 +24,7 @@ beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'bb-tools-act-'));
   sessions = new SessionManager({
     root,
+    sandbox: await realSandbox(),
     credentials: {},
     hub: { url: 'http://127.0.0.1:9' },
     timeoutMs: 2000,
@@ -99,6 +101,7 @@ describe('SessionManager', () => {
   it('closes sessions left idle past the idle TTL (their activation is gone)', async () => {
     const m = new SessionManager({
       root,
+      sandbox: await realSandbox(),
       credentials: {},
       hub: { url: 'http://127.0.0.1:9' },
       timeoutMs: 1000,
