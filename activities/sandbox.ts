@@ -159,7 +159,8 @@ function layout(): string[] {
   }
   // Node outside /usr (nvm, /opt/node): bind its installation so `node` resolves inside.
   const nodePrefix = path.dirname(path.dirname(process.execPath));
-  if (!nodePrefix.startsWith('/usr/') && nodePrefix !== '/usr') args.push('--ro-bind', nodePrefix, nodePrefix);
+  if (!nodePrefix.startsWith('/usr/') && nodePrefix !== '/usr')
+    args.push('--ro-bind', nodePrefix, nodePrefix);
   return args;
 }
 
@@ -252,7 +253,12 @@ class NoSandbox implements Sandbox {
   readonly unavailable = undefined;
 
   wrap(req: SandboxRequest): SandboxedCommand {
-    return { command: req.command, args: [...req.args], env: { ...req.env }, cwd: path.resolve(req.workspace) };
+    return {
+      command: req.command,
+      args: [...req.args],
+      env: { ...req.env },
+      cwd: path.resolve(req.workspace),
+    };
   }
 
   async prepareWorkspace(): Promise<void> {}
@@ -278,17 +284,31 @@ const FIX =
 async function probe(sb: BwrapSandbox, tmp: string): Promise<string | undefined> {
   let cmd: SandboxedCommand;
   try {
-    cmd = sb.wrap({ command: '/bin/sh', args: ['-c', 'echo ok'], env: { PATH: '/usr/bin:/bin' }, workspace: tmp, network: false });
+    cmd = sb.wrap({
+      command: '/bin/sh',
+      args: ['-c', 'echo ok'],
+      env: { PATH: '/usr/bin:/bin' },
+      workspace: tmp,
+      network: false,
+    });
   } catch (err) {
     return (err as Error).message;
   }
   return new Promise((resolve) => {
-    const child = spawn(cmd.command, cmd.args, { env: cmd.env, cwd: '/', uid: cmd.uid, gid: cmd.gid, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd.command, cmd.args, {
+      env: cmd.env,
+      cwd: '/',
+      uid: cmd.uid,
+      gid: cmd.gid,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
     child.on('error', (err) => resolve(err.message));
-    child.on('close', (code) => resolve(code === 0 && out.trim() === 'ok' ? undefined : `exit ${code}: ${out.trim().slice(0, 300)}`));
+    child.on('close', (code) =>
+      resolve(code === 0 && out.trim() === 'ok' ? undefined : `exit ${code}: ${out.trim().slice(0, 300)}`),
+    );
   });
 }
 
@@ -312,7 +332,7 @@ export async function createSandbox(o: CreateSandboxOptions): Promise<Sandbox> {
   if (o.mode === 'none') {
     o.logger.error(
       { sandbox: 'none' },
-      'BOTBURROW_SANDBOX=none: agent processes (Bash, MCP servers, CLI executors) run UNCONFINED with the runner\'s user; never use this outside development',
+      "BOTBURROW_SANDBOX=none: agent processes (Bash, MCP servers, CLI executors) run UNCONFINED with the runner's user; never use this outside development",
     );
     return new NoSandbox();
   }

@@ -256,7 +256,12 @@ export const SETTINGS = {
     'bwrap',
     'confinement of agent processes: bwrap (kernel namespaces), or none (development only, unconfined)',
   ),
-  sandboxBwrapPath: setting('BOTBURROW_SANDBOX_BWRAP', str, undefined, 'bubblewrap binary (default: bwrap on PATH)'),
+  sandboxBwrapPath: setting(
+    'BOTBURROW_SANDBOX_BWRAP',
+    str,
+    undefined,
+    'bubblewrap binary (default: bwrap on PATH)',
+  ),
   sandboxCpuSeconds: setting(
     'BOTBURROW_SANDBOX_CPU_SECONDS',
     int(1, 86400),

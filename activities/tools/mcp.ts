@@ -200,7 +200,9 @@ export class McpSession {
       }
       transport = new ProcessGroupStdioTransport(boxed);
     } else {
-      transport = new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
+      transport = new StreamableHTTPClientTransport(new URL(spec.url), {
+        requestInit: { headers: spec.headers },
+      });
     }
     const client = new Client({ name: 'botburrow-agents', version: '0.1.0' }, { capabilities: {} });
     const conn: Connection = { spec, client, transport, restarts: 0 };

@@ -250,7 +250,8 @@ export function checkShellCommand(
   if (parsed.problems.length > 0) return `command refused: ${parsed.problems[0] ?? ''}`;
   const spelled = [command, ...normalizedCommands(parsed)];
   for (const p of shell.blocked_patterns ?? []) {
-    if (spelled.some((c) => matchesBlocked(c, p))) return `command matches blocked pattern ${JSON.stringify(p)}`;
+    if (spelled.some((c) => matchesBlocked(c, p)))
+      return `command matches blocked pattern ${JSON.stringify(p)}`;
   }
   const allowed = shell.allowed_commands ?? [];
   for (const c of parsed.commands) {

@@ -413,7 +413,12 @@ function refuseHardLink(r: WorkspaceRoots, file: string, nlink: number): void {
  * blocking the open (and with it a thread of the runner's pool); devices and sockets are refused
  * by type after the open, on the opened descriptor.
  */
-async function openRegular(r: WorkspaceRoots, file: string, flags: number, mode?: number): Promise<FileHandle> {
+async function openRegular(
+  r: WorkspaceRoots,
+  file: string,
+  flags: number,
+  mode?: number,
+): Promise<FileHandle> {
   let fh: FileHandle;
   try {
     fh = await open(file, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);
@@ -425,7 +430,10 @@ async function openRegular(r: WorkspaceRoots, file: string, flags: number, mode?
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new PathRefusedError(`${path.relative(r.real, file)} is not a regular file (a FIFO, device or socket)`);
+    if (!st.isFile())
+      throw new PathRefusedError(
+        `${path.relative(r.real, file)} is not a regular file (a FIFO, device or socket)`,
+      );
     refuseHardLink(r, file, st.nlink);
     return fh;
   } catch (err) {

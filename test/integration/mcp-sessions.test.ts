@@ -56,7 +56,6 @@ function agent(id: string, capabilities: string): ToolsAgent {
   return { id, config: parseAgentConfig(yaml, `agents/${id}/config.yaml`).config };
 }
 
-
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'bb-mcp-'));
   sim = await createHubSimulator({

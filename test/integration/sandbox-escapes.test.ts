@@ -127,7 +127,10 @@ describe('the sandbox hides the runner, other workspaces and the host', () => {
     ["the parent's environment through /proc/$PPID/environ", () => 'P=/proc; cat $P/$PPID/environ'],
     ['every process environment by glob', () => 'P=/proc; cat $P/[0-9]*/environ 2>/dev/null; echo done'],
     ['environ of pid 1', () => 'P=/proc; cat $P/1/environ'],
-    ['grep over /proc for the key', () => `P=/proc; grep -r -a "${SECRETS.anthropic.slice(0, 10)}" $P/*/environ 2>/dev/null; echo done`],
+    [
+      'grep over /proc for the key',
+      () => `P=/proc; grep -r -a "${SECRETS.anthropic.slice(0, 10)}" $P/*/environ 2>/dev/null; echo done`,
+    ],
     ['its own environment', () => 'env; printenv'],
     ['a file outside by absolute path in a variable', () => `f=${outsideFile}; cat "$f"`],
     ['a file outside by glob', () => `B=${base}; cat $B/out*/*.txt`],
@@ -139,8 +142,16 @@ describe('the sandbox hides the runner, other workspaces and the host', () => {
     ['a symlink made inside to another workspace', () => `O=${otherWs}; ln -s $O l2 && cat l2/secret.txt`],
     ['a hard link made inside to a file outside', () => `f=${outsideFile}; ln $f h1 && cat h1`],
     ['sh -c', () => `sh -c 'cat ${outsideFile}; cat /proc/1/environ'`],
-    ['node -e', () => `node -e 'const fs=require("fs");for(const p of ["${outsideFile}","/proc/1/environ"])try{console.log(fs.readFileSync(p,"utf8"))}catch(e){console.log(e.code)}'`],
-    ['python3 -c', () => `python3 -c 'import glob;[print(open(p).read()) for p in glob.glob("/proc/*/environ")+["${outsideFile}"] if __import__("os").path.exists(p)]' 2>&1`],
+    [
+      'node -e',
+      () =>
+        `node -e 'const fs=require("fs");for(const p of ["${outsideFile}","/proc/1/environ"])try{console.log(fs.readFileSync(p,"utf8"))}catch(e){console.log(e.code)}'`,
+    ],
+    [
+      'python3 -c',
+      () =>
+        `python3 -c 'import glob;[print(open(p).read()) for p in glob.glob("/proc/*/environ")+["${outsideFile}"] if __import__("os").path.exists(p)]' 2>&1`,
+    ],
     ['the project checkout', () => `f=${path.resolve(__dirname, '../../package.json')}; cat $f`],
     ['the runner home', () => 'R=/root; ls -la $R 2>&1; cat $R/.npmrc $R/.bash_history 2>&1'],
   ];
@@ -167,9 +178,21 @@ describe('the sandbox hides the runner, other workspaces and the host', () => {
 
 describe('the sandbox cannot write outside its workspace', () => {
   it.each([
-    ['a new file outside', () => `D=${outsideDir}; echo pwned > $D/new.txt`, () => path.join(outsideDir, 'new.txt')],
-    ['into another workspace', () => `O=${otherWs}; echo pwned > $O/new.txt`, () => path.join(otherWs, 'new.txt')],
-    ['into /tmp of the host', () => `B=${base}; echo pwned > $B/tmp-new.txt`, () => path.join(base, 'tmp-new.txt')],
+    [
+      'a new file outside',
+      () => `D=${outsideDir}; echo pwned > $D/new.txt`,
+      () => path.join(outsideDir, 'new.txt'),
+    ],
+    [
+      'into another workspace',
+      () => `O=${otherWs}; echo pwned > $O/new.txt`,
+      () => path.join(otherWs, 'new.txt'),
+    ],
+    [
+      'into /tmp of the host',
+      () => `B=${base}; echo pwned > $B/tmp-new.txt`,
+      () => path.join(base, 'tmp-new.txt'),
+    ],
     ['/usr', () => 'U=/usr; touch $U/pwned-by-agent', () => '/usr/pwned-by-agent'],
   ])('%s', async (_name, command, target) => {
     await bash(command());
@@ -218,7 +241,9 @@ describe('limits', () => {
   it('a huge file stops at the file-size limit', async () => {
     const r = await bash('Z=/dev/zero; head -c 100000000 $Z > big.bin; echo exit=$?');
     expect(r.content).toMatch(/exit=[1-9]|File size limit/);
-    const size = Number(spawnSync('stat', ['-c', '%s', path.join(ws, 'big.bin')], { encoding: 'utf8' }).stdout);
+    const size = Number(
+      spawnSync('stat', ['-c', '%s', path.join(ws, 'big.bin')], { encoding: 'utf8' }).stdout,
+    );
     expect(size).toBeLessThanOrEqual(8 * 1024 * 1024);
   });
 
@@ -259,7 +284,10 @@ describe('network is off for Bash unless granted', () => {
     const netSid = `net-${Date.now()}`;
     await manager.open({
       sessionId: netSid,
-      agent: { id: 'net-agent', config: { capabilities: { ...shellAgent.config.capabilities, grants: ['shell:network'] } } },
+      agent: {
+        id: 'net-agent',
+        config: { capabilities: { ...shellAgent.config.capabilities, grants: ['shell:network'] } },
+      },
     });
     const r = await manager.call(netSid, 'Bash', {
       command: `python3 -c "import socket; s=socket.create_connection(('127.0.0.1', ${listenerPort}), timeout=2); print(s.recv(100).decode())"`,
@@ -305,7 +333,13 @@ describe('policy on parsed words', () => {
         config: { capabilities: { shell: { enabled: true, blocked_patterns: ['curl', 'rm -rf'] } } },
       },
     });
-    for (const command of ['cu""rl http://x', "c'u'rl http://x", 'c\\url http://x', 'rm  -rf x', "rm '-rf' x"]) {
+    for (const command of [
+      'cu""rl http://x',
+      "c'u'rl http://x",
+      'c\\url http://x',
+      'rm  -rf x',
+      "rm '-rf' x",
+    ]) {
       const r = await m.call(pSid, 'Bash', { command });
       expect(r.content, command).toMatch(/blocked pattern/);
     }
@@ -338,7 +372,11 @@ describe('control: the same attempts unconfined do leak (so the cases above can 
 
 describe('fail closed', () => {
   it('without bubblewrap, Bash is refused with the cause and the fix', async () => {
-    const broken = await createSandbox({ mode: 'bwrap', bwrapPath: '/nonexistent/bwrap', logger: pino({ level: 'silent' }) });
+    const broken = await createSandbox({
+      mode: 'bwrap',
+      bwrapPath: '/nonexistent/bwrap',
+      logger: pino({ level: 'silent' }),
+    });
     expect(broken.unavailable).toMatch(/bubblewrap/);
     const m = newManager(broken, path.join(base, 'broken'));
     const bSid = `broken-${Date.now()}`;
@@ -351,11 +389,18 @@ describe('fail closed', () => {
   });
 
   it('without bubblewrap, a stdio MCP server is refused, not started unconfined', async () => {
-    const broken = await createSandbox({ mode: 'bwrap', bwrapPath: '/nonexistent/bwrap', logger: pino({ level: 'silent' }) });
+    const broken = await createSandbox({
+      mode: 'bwrap',
+      bwrapPath: '/nonexistent/bwrap',
+      logger: pino({ level: 'silent' }),
+    });
     const m = newManager(broken, path.join(base, 'broken-mcp'));
     const { refused, tools } = await m.open({
       sessionId: `broken-mcp-${Date.now()}`,
-      agent: { id: 'mcp-agent', config: { capabilities: { mcp_servers: [{ name: 'everything', command: 'mcp-server-everything' }] } } },
+      agent: {
+        id: 'mcp-agent',
+        config: { capabilities: { mcp_servers: [{ name: 'everything', command: 'mcp-server-everything' }] } },
+      },
     });
     expect(tools.some((t) => t.name.startsWith('mcp_'))).toBe(false);
     expect(refused).toHaveLength(1);

@@ -126,7 +126,6 @@ describe('workspace path confinement', () => {
   });
 });
 
-
 describe('workspace Bash', () => {
   it('is neither offered nor runnable when the shell is disabled', async () => {
     const t = tools();

@@ -178,7 +178,10 @@ describe('resolveMcpServers: custom servers', () => {
   });
 
   it('refuses a credential reference without its grant, naming the server, the variable and the grant', () => {
-    const { servers, refused } = resolveMcpServers(custom('        TOKEN: ${GITHUB_PAT}\n', '[brave:search]'), base);
+    const { servers, refused } = resolveMcpServers(
+      custom('        TOKEN: ${GITHUB_PAT}\n', '[brave:search]'),
+      base,
+    );
     expect(servers).toEqual([]);
     expect(refused).toHaveLength(1);
     expect(refused[0]!.name).toBe('tool');
