@@ -246,13 +246,17 @@ export function checkShellCommand(
   if (!shell.enabled) return 'shell is not enabled for this agent (capabilities.shell.enabled)';
   if (command.trim().length === 0) return 'command is empty';
   if (command.includes('\0')) return 'command contains a NUL byte';
+  const blocked = (spellings: string[]): string | undefined => {
+    const hit = (shell.blocked_patterns ?? []).find((p) => spellings.some((c) => matchesBlocked(c, p)));
+    return hit === undefined ? undefined : `command matches blocked pattern ${JSON.stringify(hit)}`;
+  };
+  const raw = blocked([command]);
+  if (raw) return raw;
   const parsed = parseShellCommand(command);
   if (parsed.problems.length > 0) return `command refused: ${parsed.problems[0] ?? ''}`;
-  const spelled = [command, ...normalizedCommands(parsed)];
-  for (const p of shell.blocked_patterns ?? []) {
-    if (spelled.some((c) => matchesBlocked(c, p)))
-      return `command matches blocked pattern ${JSON.stringify(p)}`;
-  }
+  // As sh will see the words: `cu""rl` is curl.
+  const words = blocked(normalizedCommands(parsed));
+  if (words) return words;
   const allowed = shell.allowed_commands ?? [];
   for (const c of parsed.commands) {
     const first = c.words[0];
