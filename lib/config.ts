@@ -482,14 +482,19 @@ export function secretSettingValues(settings: Settings, extra: readonly string[]
     const value = settings[key];
     if (typeof value !== 'string' || value.length === 0) continue;
     if (spec.secret) out.add(value);
-    try {
-      const pw = decodeURIComponent(new URL(value).password);
-      if (pw) out.add(pw);
-    } catch {
-      // not a URL
-    }
+    const pw = urlPassword(value);
+    if (pw) out.add(pw);
   }
   return [...out];
+}
+
+/** The password inside a connection URL (`redis://u:pw@host`), which may surface alone in an error. */
+export function urlPassword(value: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(value).password) || undefined;
+  } catch {
+    return undefined; // not a URL
+  }
 }
 
 /**

@@ -70,7 +70,7 @@ interface BuiltIn {
 }
 
 /** This project's folder: the Hub MCP server's code (and, in a checkout, tsx) lives there. */
-const PROJECT_DIR = path.resolve(__dirname, '../..');
+export const PROJECT_DIR = path.resolve(__dirname, '../..');
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

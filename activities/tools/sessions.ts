@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { secretSettingValues } from '../../lib/config';
+import { secretSettingValues, urlPassword } from '../../lib/config';
 import type { Settings } from '../../lib/config';
 import { createDefinitionStore, loadAgentDefinition } from '../../lib/definitions';
 import { FailureType } from '../../lib/errors';
@@ -15,7 +15,7 @@ import { hasGrant } from '../../lib/definitions/grants';
 import type { Logger } from '../../lib/logger';
 import type { Sandbox } from '../sandbox';
 import { McpSession } from './mcp';
-import { resolveMcpServers, secretValues } from './servers';
+import { PROJECT_DIR, resolveMcpServers, secretValues } from './servers';
 import type { Refusal } from './servers';
 import { DEFAULT_MAX_OUTPUT_BYTES, capOutput, errorMessage, scrub, toolError } from './text';
 import type { Credentials, ToolResult, ToolSpec, ToolsAgent } from './types';
@@ -81,8 +81,6 @@ interface Session {
 const DEFAULT_IDLE_TTL_MS = 2 * 3600_000;
 /** The grant that gives an agent's Bash commands the network (off otherwise). */
 export const SHELL_NETWORK_GRANT = 'shell:network';
-/** This project's folder, visible read-only to MCP servers started from it. */
-const PROJECT_DIR = path.resolve(__dirname, '../..');
 /** Folders of a checkout that hold local state (logs, Valkey data, tools): never shown to a server. */
 const STATE_DIRS = ['.data', '.tools', '.git', '.env'];
 /** Shared npm cache under the root for npx-launched servers; never swept as a stale workspace. */
@@ -113,16 +111,10 @@ export class SessionManager {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly o: SessionManagerOptions) {
-    this.secrets = [...new Set([...secretValues(o), ...(o.secrets ?? [])])];
+    const values = [...secretValues(o), ...(o.secrets ?? [])];
     // A password inside a connection URL may surface on its own in an error message.
-    for (const s of [...this.secrets]) {
-      try {
-        const pw = decodeURIComponent(new URL(s).password);
-        if (pw) this.secrets.push(pw);
-      } catch {
-        // not a URL
-      }
-    }
+    const passwords = values.map(urlPassword).filter((pw): pw is string => pw !== undefined);
+    this.secrets = [...new Set([...values, ...passwords])];
     const ttl = o.idleTtlMs ?? DEFAULT_IDLE_TTL_MS;
     this.sweeper = setInterval(() => void this.sweep(ttl), Math.min(ttl, 60_000));
     this.sweeper.unref();

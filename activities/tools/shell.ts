@@ -298,7 +298,7 @@ export function runShell(o: {
   timeoutMs: number;
   maxOutputBytes: number;
   sandbox: Sandbox;
-  /** Network for the command (the definition's `capabilities.shell.network`); off by default. */
+  /** Network for the command (the agent holds the `shell:network` grant); off by default. */
   network?: boolean;
   signal?: AbortSignal;
 }): Promise<ShellRun> {

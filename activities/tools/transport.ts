@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { SandboxedCommand } from '../sandbox';
 
 const STDERR_TAIL_BYTES = 4096;
 
@@ -29,14 +30,7 @@ export class ProcessGroupStdioTransport implements Transport {
   private closing = false;
 
   constructor(
-    private readonly params: {
-      command: string;
-      args: string[];
-      env: Record<string, string>;
-      cwd: string;
-      /** The user the process runs as (the sandbox's, when the runner is root). */
-      uid?: number;
-      gid?: number;
+    private readonly params: SandboxedCommand & {
       /** How long close() waits after closing stdin before signalling the group. */
       graceMs?: number;
     },

@@ -23,7 +23,7 @@ export interface WorkspaceTools {
 }
 
 export interface WorkspaceToolsOptions {
-  /** The workspace directory (exists). */
+  /** The workspace directory (exists, and `sandbox.prepareWorkspace` has been called on it). */
   dir: string;
   shell: ShellConfig;
   /** Every Bash command runs inside it; files the runner writes are handed to its user. */
@@ -168,10 +168,7 @@ export function createWorkspaceTools(o: WorkspaceToolsOptions): WorkspaceTools {
   const maxOut = o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   let rootsPromise: Promise<WorkspaceRoots> | undefined;
   const roots = (): Promise<WorkspaceRoots> =>
-    (rootsPromise ??= realpath(o.dir).then(async (real) => {
-      await o.sandbox.prepareWorkspace(real);
-      return { nominal: path.resolve(o.dir), real };
-    }));
+    (rootsPromise ??= realpath(o.dir).then((real) => ({ nominal: path.resolve(o.dir), real })));
   const names = Object.keys(SPECS).filter((n) => n !== 'Bash' || o.shell.enabled === true);
   const rel = (r: WorkspaceRoots, abs: string): string => path.relative(r.real, abs) || '.';
 

@@ -37,6 +37,7 @@ afterAll(async () => {
 let sandbox: Sandbox;
 beforeAll(async () => {
   sandbox = await realSandbox();
+  await sandbox.prepareWorkspace(ws);
 });
 
 const tools = () => createWorkspaceTools({ sandbox, dir: ws, shell: { enabled: false } });
