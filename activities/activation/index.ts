@@ -1,0 +1,34 @@
+/**
+ * Activities of `activationWorkflow`: everything an activation does that touches the outside world
+ * (Hub, Valkey guards, agent definitions, the model). One file per step, each with the narrow part
+ * of `ActivationDeps` it needs; plain JSON in and out; large data stays in Valkey (see
+ * `ConversationStore`). The CLI executors' activities live in activities/executors/.
+ */
+import { createFinishActivities } from './finish';
+import { createHubToolActivities } from './hub-tools';
+import { createInboxActivities } from './inbox';
+import { createLlmTurnActivities } from './llm-turn';
+import { createPrepareActivities } from './prepare';
+import { createPublisher } from './publish';
+import { createStartConversationActivities } from './start-conversation';
+import type { ActivationDeps } from './types';
+
+export type * from './types';
+export { createPublisher } from './publish';
+export type { Publish, PublishInput, PublishResult } from './publish';
+export { loadDefinition, profileOf, withCancellation } from './definition';
+export { openingFor, systemPromptFor } from './start-conversation';
+
+export function createActivationActivities(deps: ActivationDeps) {
+  const publish = createPublisher(deps);
+  return {
+    ...createPrepareActivities(deps),
+    ...createInboxActivities(deps),
+    ...createStartConversationActivities(deps),
+    ...createLlmTurnActivities(deps),
+    ...createHubToolActivities({ ...deps, publish }),
+    ...createFinishActivities(deps),
+  };
+}
+
+export type ActivationActivities = ReturnType<typeof createActivationActivities>;
