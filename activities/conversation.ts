@@ -46,7 +46,7 @@ export interface Turn {
   assistant: ModelContent[];
 }
 
-function conversationKey(keys: Keys, id: string, part: 'setup' | 'turns'): string {
+function conversationKey(keys: Keys, id: string, part: 'setup' | 'turns' | 'cli'): string {
   return keys.blob(`conv:${id}:${part}`);
 }
 
@@ -69,6 +69,21 @@ export class ConversationStore {
     const raw = await this.redis.get(conversationKey(this.keys, id, 'setup'));
     if (raw === null) throw new Error(`conversation ${id} has no setup (expired or never started)`);
     return JSON.parse(raw) as ConversationSetup;
+  }
+
+  /** A coding CLI's run: its streamed events, kept beside the loop's transcripts, never in history. */
+  async saveCliTranscript(id: string, run: { executor: string; events: unknown[] }): Promise<void> {
+    await this.redis.set(
+      conversationKey(this.keys, id, 'cli'),
+      JSON.stringify(run),
+      'EX',
+      TRANSCRIPT_TTL_SECONDS,
+    );
+  }
+
+  async cliTranscript(id: string): Promise<{ executor: string; events: unknown[] } | null> {
+    const raw = await this.redis.get(conversationKey(this.keys, id, 'cli'));
+    return raw === null ? null : (JSON.parse(raw) as { executor: string; events: unknown[] });
   }
 
   /** Turns 0..before-1 in order. */

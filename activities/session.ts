@@ -32,6 +32,8 @@ export interface SessionHost {
     opts?: { idempotencyKey?: string },
   ): Promise<{ content: string; isError: boolean }>;
   close(sessionId: string): Promise<void>;
+  /** The workspace folder of a session open here (CLI executors run in it). */
+  workspaceDir?(sessionId: string): string | undefined;
   /** Closes every session (runner shutdown). */
   closeAll?(): Promise<void>;
 }

@@ -96,4 +96,8 @@ export const FailureType = {
   guardUnavailable: 'GuardUnavailableError',
   unsupportedAgentType: 'UnsupportedAgentTypeError',
   sessionLost: 'SessionLostError',
+  /** The runner lacks what the agent's executor needs (its CLI): no retry or breaker trip helps. */
+  executorUnavailable: 'ExecutorUnavailableError',
+  /** A coding CLI ended its run with an error. */
+  cliFailed: 'CliExecutorError',
 } as const;

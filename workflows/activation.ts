@@ -28,6 +28,7 @@ import type {
   LlmTurnResult,
 } from '../activities/activation';
 import type { ToolResultRef } from '../activities/conversation';
+import type { CliActivities } from '../activities/executors/cli-activity';
 import type { SessionActivities, SessionInfo } from '../activities/session';
 import type { ActivationInput, ActivationOutcome, ActivationResult } from '../lib/contract';
 import { SearchAttr } from '../lib/contract';
@@ -169,6 +170,8 @@ class ActivationState {
   /** Workflow time at which the activation times out (lean runs; older runs use a timer). */
   deadline: { at: number; timeoutMs: number } | null = null;
   error: string | undefined;
+  /** The run failed for a reason of the runner, not the agent (its executor is missing here). */
+  breakerExempt = false;
 
   constructor(
     readonly input: ActivationInput,
@@ -188,7 +191,9 @@ class ActivationState {
     return this.stop !== null;
   }
 
-  account(r: Extract<LlmTurnResult, { kind: 'ok' }>): void {
+  account(
+    r: Pick<Extract<LlmTurnResult, { kind: 'ok' }>, 'tokensInput' | 'tokensOutput' | 'costUsd' | 'model'>,
+  ): void {
     this.tokensInput += r.tokensInput;
     this.tokensOutput += r.tokensOutput;
     this.costUsd += r.costUsd;
@@ -296,7 +301,7 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
         costUsd: state.costUsd,
         durationMs: result.durationMs,
         reportKey: `${info.workflowId}:${info.runId}`,
-        breaker: breakerVerdict(outcome),
+        breaker: state.breakerExempt ? 'none' : breakerVerdict(outcome),
       });
     }
   });
@@ -388,7 +393,7 @@ async function handleNotifications(state: ActivationState): Promise<number> {
       if (state.stopping()) return handled.size;
       state.currentNotification = n.id;
       if (shouldRespond(n.type, profile.behavior)) {
-        const loop = await conversation(state, n);
+        const loop = await converse(state, n);
         if (loop.stopped) return handled.size;
         await postFinalAnswer(state, n, loop);
       }
@@ -416,7 +421,102 @@ async function postFinalAnswer(state: ActivationState, n: HubNotification, loop:
 
 async function explore(state: ActivationState): Promise<void> {
   state.phase = 'exploring';
-  await conversation(state, undefined);
+  await converse(state, undefined);
+}
+
+/** The one place an agent's executor is chosen: the built-in loop, or a coding CLI. */
+function converse(state: ActivationState, notification: HubNotification | undefined): Promise<LoopResult> {
+  const executor = state.profile!.executor ?? 'loop';
+  return executor === 'loop'
+    ? conversation(state, notification)
+    : cliConversation(state, notification, executor);
+}
+
+/** A CLI run goes to the session's runner; it heartbeats, and a cancel ends its process group. */
+function cliCalls(session: SessionInfo, timeoutMs: number): ActivityInterfaceFor<CliActivities> {
+  return proxyActivities<CliActivities>({
+    taskQueue: session.taskQueue,
+    scheduleToStartTimeout: '20 seconds',
+    startToCloseTimeout: timeoutMs + 60_000,
+    heartbeatTimeout: '20 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { maximumAttempts: 1 },
+  });
+}
+
+/**
+ * One conversation run by a coding CLI in the agent's session. If the session's runner is gone
+ * (the run is not picked up or its heartbeats stop), the session moves to another runner and the
+ * conversation runs there once more; its Hub posts are keyed per conversation, so none repeats.
+ */
+async function cliConversation(
+  state: ActivationState,
+  notification: HubNotification | undefined,
+  executor: string,
+): Promise<LoopResult> {
+  const profile = state.profile!;
+  const info = workflowInfo();
+  const conversationId = `${info.workflowId}:${info.runId}:${notification?.id ?? 'explore'}`;
+  for (let attempt = 0; ; attempt++) {
+    if (state.stopping()) return { stopped: true, finalText: '', posted: false };
+    const session = state.session!;
+    const timeoutMs = state.deadline
+      ? Math.max(1_000, state.deadline.at - Date.now())
+      : profile.activationTimeoutMs;
+    let r;
+    try {
+      r = await cliCalls(session, timeoutMs).runCliConversation.executeWithOptions(
+        { summary: `${executor} ${profile.model}` },
+        [
+          {
+            sessionId: session.sessionId,
+            conversationId,
+            agentId: state.input.agentId,
+            executor,
+            ...(notification ? { notification } : {}),
+            maxTurns: profile.maxIterations,
+            timeoutMs,
+            reservationId: `${conversationId}:cli:${attempt}`,
+          },
+        ],
+      );
+    } catch (err) {
+      if (isSessionLost(err) && attempt < 1 && !isCancellation(err)) {
+        state.sessionMoves++;
+        state.session = await openSession(state);
+        continue;
+      }
+      if (failureType(err) === FailureType.executorUnavailable) state.breakerExempt = true;
+      throw err;
+    }
+    if (r.kind === 'paused') {
+      state.requestStop('cancelled', `paused: ${r.reason}`);
+      return { stopped: true, finalText: '', posted: false };
+    }
+    if (r.kind === 'budget_exceeded') {
+      state.requestStop('budget_exceeded', r.reason);
+      return { stopped: true, finalText: '', posted: false };
+    }
+    state.iteration += r.turns;
+    state.account({
+      tokensInput: r.tokensInput,
+      tokensOutput: r.tokensOutput,
+      costUsd: r.costUsd,
+      model: r.model,
+    });
+    state.postsCreated += r.posts;
+    state.commentsCreated += r.comments;
+    state.lastTool = r.lastTool ?? state.lastTool;
+    if (r.outcome === 'failed') {
+      throw ApplicationFailure.create({
+        type: FailureType.cliFailed,
+        message: `${executor}: ${r.error ?? 'the CLI ended with an error'}`,
+        nonRetryable: true,
+      });
+    }
+    if (r.outcome === 'iteration_cap') state.hitIterationCap = true;
+    return { stopped: false, finalText: r.text, posted: r.posts + r.comments + r.replayedPosts > 0 };
+  }
 }
 
 /** The tool-use loop of one conversation (a notification, or exploration). */
@@ -553,6 +653,11 @@ async function sessionTool(
 /** The activity summary of a session tool: `mcp github.create_issue`, or `tool Bash` for workspace tools. */
 function toolSummary(name: string): string {
   return name.startsWith('mcp_') ? `mcp ${name.slice(4).replace('_', '.')}` : `tool ${name}`;
+}
+
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
 function isSessionLost(err: unknown): boolean {

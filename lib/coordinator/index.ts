@@ -18,7 +18,8 @@ import { LeaderLease, createRedisLeaseStore } from './lease';
 import { readQueueDepths } from './queue-depth';
 import { NotificationScheduler } from './scheduler';
 import { createTemporalStarter } from './temporal-starter';
-import { createAgentGate } from './types';
+import { createAgentGate, createRunnableTypeGate } from './types';
+import { isRunnableAgentType } from '../definitions';
 import type { CoordinatorHub, DefinitionSource, GateGuards } from './types';
 
 export { Coordinator } from './coordinator';
@@ -61,8 +62,21 @@ export function buildCoordinator(d: CoordinatorDeps): Coordinator {
     logger,
     onChange: (leader) => metrics.isLeader.set(leader ? 1 : 0),
   });
-  const gate = createAgentGate(d.guards, (agentId, err) =>
-    logger.debug({ agentId, err }, 'guard check failed: skipping the agent for now'),
+  const reported = new Set<string>();
+  const gate = createRunnableTypeGate(
+    createAgentGate(d.guards, (agentId, err) =>
+      logger.debug({ agentId, err }, 'guard check failed: skipping the agent for now'),
+    ),
+    d.registry,
+    isRunnableAgentType,
+    (agentId, type) => {
+      if (reported.has(`${agentId}:${type}`)) return;
+      reported.add(`${agentId}:${type}`);
+      logger.warn(
+        { agentId, type },
+        `agent type '${type}' cannot run on any runner: not scheduling ${agentId}`,
+      );
+    },
   );
   const starter = createTemporalStarter(d.temporal);
   const pollIntervalMs = settings.pollInterval * 1000;

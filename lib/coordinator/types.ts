@@ -8,7 +8,13 @@ import { describeError } from './backoff';
 
 /** Reasons an activation was not scheduled (label `reason` of the skipped counter). */
 export type SkipReason =
-  'paused' | 'circuit_open' | 'guard_unavailable' | 'running' | 'frequency' | 'invalid_definition';
+  | 'paused'
+  | 'circuit_open'
+  | 'guard_unavailable'
+  | 'running'
+  | 'frequency'
+  | 'invalid_definition'
+  | 'unrunnable_type';
 
 /** What the coordinator calls on the Hub (a subset of `HubClient`). */
 export interface CoordinatorHub {
@@ -73,6 +79,34 @@ export function createAgentGate(
   };
 }
 
+/**
+ * A gate that first skips agents whose type no runner can execute (goose: no CLI is obtainable),
+ * so they are never started and never count against their breaker, then asks `inner`. A
+ * definition that does not load passes: the activation reports why, as before.
+ */
+export function createRunnableTypeGate(
+  inner: AgentGate,
+  registry: DefinitionSource,
+  isRunnable: (type: string) => boolean,
+  onSkip?: (agentId: string, type: string) => void,
+): AgentGate {
+  return {
+    async check(agentId) {
+      let type: string | undefined;
+      try {
+        type = (await registry.get(agentId)).config.type;
+      } catch {
+        type = undefined;
+      }
+      if (type !== undefined && !isRunnable(type)) {
+        onSkip?.(agentId, type);
+        return 'unrunnable_type';
+      }
+      return inner.check(agentId);
+    },
+  };
+}
+
 /** `behavior.discovery` as the coordinator reads it from a definition. */
 export interface DiscoveryView {
   enabled?: boolean;
@@ -81,7 +115,7 @@ export interface DiscoveryView {
 
 /** The part of `AgentRegistry` exploration needs. `get` throws `DefinitionError` for an invalid one. */
 export interface DefinitionSource {
-  get(agentId: string): Promise<{ config: { behavior: { discovery?: DiscoveryView } } }>;
+  get(agentId: string): Promise<{ config: { type?: string; behavior: { discovery?: DiscoveryView } } }>;
 }
 
 /** When each agent's last exploration started (epoch ms), kept in Valkey across failovers. */

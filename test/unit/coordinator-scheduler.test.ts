@@ -2,7 +2,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { NotificationScheduler, RecentlyScheduled, forEachLimit } from '../../lib/coordinator/scheduler';
-import { createAgentGate } from '../../lib/coordinator/types';
+import { createAgentGate, createRunnableTypeGate } from '../../lib/coordinator/types';
 import type { ActivationStarter, AgentGate, SkipReason } from '../../lib/coordinator/types';
 import type { Logger } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
@@ -292,5 +292,33 @@ describe('createAgentGate', () => {
     const gate = createAgentGate(guards(false, 'closed', true), (_id, err) => errors.push(err));
     expect(await gate.check('a')).toBe('guard_unavailable');
     expect(errors).toEqual(['Error: Valkey unavailable']);
+  });
+});
+
+describe('createRunnableTypeGate', () => {
+  const types: Record<string, string> = { coder: 'claude-code', goose: 'goose', native: 'native' };
+  const registry = {
+    get: async (id: string) => {
+      if (!(id in types)) throw new Error(`no agent ${id}`);
+      return { config: { type: types[id], behavior: {} } };
+    },
+  };
+  const runnable = (t: string): boolean => t === 'native' || t === 'claude-code';
+  const open = { check: async () => undefined };
+  const paused = { check: async () => 'paused' as const };
+
+  it('skips an agent whose type no runner executes, before the guards, and says so', async () => {
+    const skipped: string[] = [];
+    const gate = createRunnableTypeGate(paused, registry, runnable, (id, type) =>
+      skipped.push(`${id}:${type}`),
+    );
+    expect(await gate.check('goose')).toBe('unrunnable_type');
+    expect(skipped).toEqual(['goose:goose']);
+  });
+
+  it('passes runnable types and definitions that do not load on to the inner gate', async () => {
+    expect(await createRunnableTypeGate(open, registry, runnable).check('coder')).toBeUndefined();
+    expect(await createRunnableTypeGate(paused, registry, runnable).check('native')).toBe('paused');
+    expect(await createRunnableTypeGate(open, registry, runnable).check('missing')).toBeUndefined();
   });
 });

@@ -1,0 +1,270 @@
+/**
+ * `runCliConversation`: one conversation (a notification, or exploration) run by a coding CLI on
+ * the runner that holds the agent's session. It builds the task like the built-in loop does,
+ * reserves the run's worst case, serves the CLI its only network (model proxy, Hub MCP, the
+ * session's MCP tools: bridge.ts) and runs the executor in the sandbox, heartbeating its progress.
+ * The run settles from the model proxy's meter (the provider's own usage); the CLI's events go to
+ * the transcript store and history gets a summary.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PriceTable } from '../../lib/config';
+import type { HubNotification } from '../../lib/hub/types';
+import { FailureType } from '../../lib/errors';
+import { canPost } from '../../lib/hub-tools';
+import { costUsd, estimateTokens } from '../../lib/pricing';
+import { loadDefinition } from '../activation/definition';
+import type { Publish } from '../activation/publish';
+import { openingFor, systemPromptFor } from '../activation/start-conversation';
+import type { ActivationDeps } from '../activation/types';
+import { MAX_TEXT_IN_HISTORY } from '../activation/types';
+import type { Sandbox } from '../sandbox';
+import type { SessionHost } from '../session';
+import type { ToolSpec } from '../model';
+import type { BridgeHandler } from './bridge';
+import { openBridge } from './bridge';
+import { createHubMcpEndpoint } from './hub-mcp';
+import { createModelProxy } from './model-proxy';
+import { cliSessionTools, createSessionMcpEndpoint } from './session-mcp';
+import type { CliExecutor } from './types';
+import { BRIDGE_PORTS } from './types';
+
+export type CliActivityDeps = Pick<
+  ActivationDeps,
+  'registry' | 'skills' | 'limits' | 'pause' | 'budget' | 'conversations' | 'metrics' | 'logger'
+> & {
+  hub: Pick<ActivationDeps['hub'], 'getPost' | 'discoverFeed' | 'search' | 'getNotifications'>;
+  publish: Publish;
+  sessions: Pick<SessionHost, 'call' | 'workspaceDir'>;
+  sessionTools: (sessionId: string) => Promise<ToolSpec[]>;
+  sandbox: Sandbox;
+  executors: Record<string, CliExecutor>;
+  settings: {
+    priceTable: PriceTable;
+    /** The Anthropic API the model proxy forwards to, and the runner's key for it. */
+    anthropicBaseUrl?: string;
+    anthropicApiKey?: string;
+  };
+};
+
+export interface CliConversationInput {
+  sessionId: string;
+  conversationId: string;
+  agentId: string;
+  executor: string;
+  notification?: HubNotification;
+  maxTurns: number;
+  /** What is left of the activation's time: the CLI's hard limit. */
+  timeoutMs: number;
+  reservationId: string;
+}
+
+export type CliConversationResult =
+  | { kind: 'paused'; reason: string }
+  | { kind: 'budget_exceeded'; reason: string }
+  | {
+      kind: 'ok';
+      outcome: 'succeeded' | 'iteration_cap' | 'failed';
+      /** The CLI's final answer, clipped for history. */
+      text: string;
+      turns: number;
+      tokensInput: number;
+      tokensOutput: number;
+      costUsd: number;
+      model: string;
+      posts: number;
+      comments: number;
+      /** Posts found already made by an earlier attempt of this conversation. */
+      replayedPosts: number;
+      lastTool: string | null;
+      error?: string;
+    };
+
+const DEFAULT_ANTHROPIC_URL = 'https://api.anthropic.com';
+/** Each turn of a CLI re-sends the conversation; this is what a turn's tool results add, at worst. */
+const TURN_GROWTH_TOKENS = 2_000;
+
+export function createCliActivities(deps: CliActivityDeps) {
+  const { metrics, settings } = deps;
+
+  return {
+    async runCliConversation(input: CliConversationInput): Promise<CliConversationResult> {
+      const ctx = Context.current();
+      const def = await loadDefinition(deps.registry, input.agentId);
+      const executor = deps.executors[input.executor];
+      const located = executor?.locate() ?? { missing: `no executor '${input.executor}' on this runner` };
+      if ('missing' in located) {
+        throw ApplicationFailure.create({
+          type: FailureType.executorUnavailable,
+          message: `agent ${def.id} (type ${def.config.type}) cannot run here: ${located.missing}`,
+          nonRetryable: true,
+        });
+      }
+      if (def.config.brain.provider !== 'anthropic') {
+        throw ApplicationFailure.create({
+          type: FailureType.definition,
+          message: `agent ${def.id}: brain.provider: ${input.executor} speaks only the Anthropic API, got '${def.config.brain.provider}'`,
+          nonRetryable: true,
+        });
+      }
+      const workspace = deps.sessions.workspaceDir?.(input.sessionId);
+      if (!workspace) {
+        throw ApplicationFailure.create({
+          type: FailureType.sessionLost,
+          message: `session ${input.sessionId} is not open on this runner`,
+          nonRetryable: true,
+        });
+      }
+      const paused = await deps.pause.isPaused(def.id);
+      if (paused.paused) return { kind: 'paused', reason: paused.reason ?? 'paused by an operator' };
+
+      const opening = await openingFor(deps, def, input.notification);
+      const systemPrompt = await systemPromptFor(deps, def, opening.context);
+      const model = def.config.brain.model;
+      const maxTokens = def.config.brain.max_tokens ?? 4096;
+
+      // Worst case: every turn re-sends the prompt plus what earlier turns added, and answers in full.
+      const base = estimateTokens(systemPrompt + opening.text);
+      const turns = input.maxTurns;
+      const worstInput = turns * base + (TURN_GROWTH_TOKENS * turns * (turns - 1)) / 2;
+      const worstCost = costUsd(
+        model,
+        { inputTokens: worstInput, outputTokens: turns * maxTokens },
+        settings.priceTable,
+      );
+      const reservationId = `${input.reservationId}:${ctx.info.attempt}`;
+      const reserved = await deps.budget.reserve(def.id, {
+        reservationId,
+        tokens: worstInput + turns * maxTokens,
+        costUsd: worstCost,
+      });
+      if (!reserved.ok) return { kind: 'budget_exceeded', reason: reserved.message };
+
+      let spent = { tokens: 0, costUsd: 0 };
+      const proxy = createModelProxy({
+        upstream: settings.anthropicBaseUrl ?? DEFAULT_ANTHROPIC_URL,
+        apiKey: settings.anthropicApiKey ?? 'unset',
+        auth: 'x-api-key',
+        admit: (used) => {
+          const c = costUsd(model, used, settings.priceTable);
+          return c > worstCost
+            ? `the run's budget reservation of $${worstCost.toFixed(4)} is spent`
+            : undefined;
+        },
+      });
+      const hubMcp = createHubMcpEndpoint({
+        def,
+        hub: deps.hub,
+        publish: deps.publish,
+        conversationId: input.conversationId,
+      });
+      const toolSpecs = cliSessionTools(await deps.sessionTools(input.sessionId));
+      let lastTool: string | null = null;
+      const toolsMcp = createSessionMcpEndpoint({
+        sessions: deps.sessions,
+        sessionId: input.sessionId,
+        tools: toolSpecs,
+      });
+      const routes: Record<number, BridgeHandler> = {
+        [BRIDGE_PORTS.model]: proxy.handler,
+        [BRIDGE_PORTS.hub]: hubMcp.handler,
+      };
+      if (toolSpecs.length > 0) routes[BRIDGE_PORTS.tools] = toolsMcp.handler;
+      const bridge = await openBridge({
+        routes,
+        ...(process.getuid?.() === 0 && { sandboxUid: 65534 }),
+      });
+      const log = deps.logger.child({
+        agentId: def.id,
+        conversationId: input.conversationId,
+        executor: input.executor,
+      });
+      try {
+        const summary = await executor!.run(
+          {
+            def,
+            systemPrompt,
+            task: opening.text,
+            model,
+            workspace,
+            sandbox: deps.sandbox,
+            bridge,
+            modelUrl: `http://127.0.0.1:${BRIDGE_PORTS.model}`,
+            modelKey: 'botburrow-proxy-placeholder',
+            mcpServers: {
+              hub: `http://127.0.0.1:${BRIDGE_PORTS.hub}/mcp`,
+              ...(toolSpecs.length > 0 && { tools: `http://127.0.0.1:${BRIDGE_PORTS.tools}/mcp` }),
+            },
+            mcpTools: {
+              hub: hubToolNames(def.config.capabilities.grants ?? []),
+              ...(toolSpecs.length > 0 && { tools: toolSpecs.map((t) => t.name) }),
+            },
+            maxTurns: input.maxTurns,
+            timeoutMs: input.timeoutMs,
+            signal: ctx.cancellationSignal,
+            onProgress: (p) => {
+              if (p.lastTool) lastTool = p.lastTool;
+              ctx.heartbeat({ turn: p.turn, lastTool: p.lastTool ?? null });
+            },
+            logger: log,
+          },
+          located.path,
+        );
+        // The meter saw what the provider billed; the CLI's own count covers a proxy that saw none.
+        const metered = proxy.usage();
+        const usage =
+          metered.inputTokens + metered.outputTokens > 0
+            ? { inputTokens: metered.inputTokens, outputTokens: metered.outputTokens }
+            : { inputTokens: summary.inputTokens, outputTokens: summary.outputTokens };
+        const cost = costUsd(model, usage, settings.priceTable);
+        spent = { tokens: usage.inputTokens + usage.outputTokens, costUsd: cost };
+        await deps.conversations.saveCliTranscript(input.conversationId, {
+          executor: input.executor,
+          events: summary.events,
+        });
+        metrics.llmRequests.inc(
+          { model, result: summary.outcome === 'failed' ? FailureType.cliFailed : 'ok' },
+          Math.max(1, metered.calls),
+        );
+        metrics.tokens.inc({ agent_id: def.id, model, direction: 'input' }, usage.inputTokens);
+        metrics.tokens.inc({ agent_id: def.id, model, direction: 'output' }, usage.outputTokens);
+        metrics.cost.inc({ agent_id: def.id, model }, cost);
+        const created = hubMcp.created();
+        return {
+          kind: 'ok',
+          outcome: summary.outcome,
+          text: summary.finalText.slice(0, MAX_TEXT_IN_HISTORY),
+          turns: summary.turns,
+          tokensInput: usage.inputTokens,
+          tokensOutput: usage.outputTokens,
+          costUsd: cost,
+          model: summary.model ?? metered.model ?? model,
+          posts: created.posts,
+          comments: created.comments,
+          replayedPosts: created.replayed,
+          lastTool: summary.toolsUsed.at(-1) ?? lastTool,
+          ...(summary.error !== undefined && { error: summary.error.slice(0, 2_000) }),
+        };
+      } catch (err) {
+        // A cancelled or crashed run was billed for what the proxy saw.
+        const metered = proxy.usage();
+        spent = {
+          tokens: metered.inputTokens + metered.outputTokens,
+          costUsd: costUsd(model, metered, settings.priceTable),
+        };
+        throw err;
+      } finally {
+        await bridge.close();
+        await deps.budget.settle(def.id, reservationId, spent);
+      }
+    },
+  };
+}
+
+/** The Hub MCP tools an agent gets: writing only with its posting grant. */
+function hubToolNames(grants: readonly string[]): string[] {
+  const read = ['hub_search', 'hub_get_thread', 'hub_get_notifications'];
+  return canPost(grants) ? [...read, 'hub_post'] : read;
+}
+
+export type CliActivities = ReturnType<typeof createCliActivities>;
