@@ -1,13 +1,78 @@
 /**
- * Prometheus metrics (DESIGN.md names). One registry per process; `createMetrics` registers every
- * metric so that a process exports zeros rather than nothing before its first event.
+ * Prometheus metrics (DESIGN.md names). One registry per process; `createMetrics` registers the
+ * metrics of that process (`options.process`) so that it exports zeros rather than nothing before
+ * its first event, and nothing of the other processes: a coordinator family on a runner would hide
+ * a missing coordinator from `absent()` alerts.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function createMetrics(registry = new Registry(), options: { defaults?: boolean } = {}) {
-  if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'botburrow_' });
+/** The botburrow processes, each with its own metric families. */
+export type MetricsProcess = 'coordinator' | 'runner' | 'skill-sync';
+
+/** Families only the coordinator exports. */
+const COORDINATOR_FAMILIES = [
+  'botburrow_coordinator_is_leader',
+  'botburrow_work_queue_depth',
+  'botburrow_poll_duration_seconds',
+  'botburrow_activations_scheduled_total',
+  'botburrow_activations_skipped_total',
+];
+/** Families only the runner exports. */
+const RUNNER_FAMILIES = [
+  'botburrow_runner_heartbeat',
+  'botburrow_activation_duration_seconds',
+  'botburrow_activations_total',
+  'botburrow_activation_failures_total',
+  'botburrow_tokens_used_total',
+  'botburrow_activation_cost_usd_total',
+  'botburrow_llm_requests_total',
+  'botburrow_tool_calls_total',
+];
+/** Guard gauges: the coordinator and the runner both consult the guards. */
+const GUARD_FAMILIES = [
+  'botburrow_budget_used',
+  'botburrow_budget_limit',
+  'botburrow_breaker_open',
+  'botburrow_breaker_consecutive_failures',
+  'botburrow_guard_refusals_total',
+];
+/**
+ * prom-client's totals of the per-type `nodejs_active_*` gauges: gauges named like counters, which
+ * `promtool check metrics` rejects. `sum(botburrow_nodejs_active_handles)` gives the same number.
+ */
+const COUNTER_NAMED_GAUGES = [
+  'botburrow_nodejs_active_handles_total',
+  'botburrow_nodejs_active_requests_total',
+  'botburrow_nodejs_active_resources_total',
+];
+
+/** The families a process does not export (the others' own families). */
+function foreignFamilies(p: MetricsProcess): string[] {
+  if (p === 'coordinator') return RUNNER_FAMILIES;
+  if (p === 'runner') return COORDINATOR_FAMILIES;
+  return [...COORDINATOR_FAMILIES, ...RUNNER_FAMILIES, ...GUARD_FAMILIES];
+}
+
+/**
+ * Every metric object (so shared code can update any of them), registered on `registry` as far as
+ * `options.process` exports it; without a process, all of them (tests, benches).
+ */
+export function createMetrics(
+  registry = new Registry(),
+  options: { defaults?: boolean; process?: MetricsProcess } = {},
+) {
+  if (options.defaults !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'botburrow_' });
+    for (const name of COUNTER_NAMED_GAUGES) registry.removeSingleMetric(name);
+  }
+  const metrics = buildMetrics(registry);
+  if (options.process) for (const name of foreignFamilies(options.process)) registry.removeSingleMetric(name);
+  return metrics;
+}
+
+function buildMetrics(registry: Registry) {
   const r = [registry];
   return {
     registry,

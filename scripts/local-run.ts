@@ -150,6 +150,7 @@ async function main(): Promise<void> {
       model: model?.url ?? 'https://api.anthropic.com',
       coordinatorMetrics: `http://localhost:${coordinatorPort}/metrics`,
       runnerMetrics: `http://localhost:${runnerPort}/metrics`,
+      skillSyncMetrics: `http://localhost:${skillSyncPort}/metrics`,
       logs: logDir,
       env,
     };
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
           `Valkey           ${addresses.valkey}`,
           `Hub simulator    ${addresses.hub}   (admin: ${addresses.hub}/_admin/state)`,
           `Model            ${realModel ? 'Anthropic API (ANTHROPIC_API_KEY)' : `scripted, ${addresses.model}`}`,
-          `Metrics          ${addresses.coordinatorMetrics}  ${addresses.runnerMetrics}  http://localhost:${skillSyncPort}/metrics`,
+          `Metrics          ${addresses.coordinatorMetrics}  ${addresses.runnerMetrics}  ${addresses.skillSyncMetrics}`,
           `Logs             ${logDir}`,
           'Press Ctrl-C to stop.',
           '',

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const settings = loadSettingsOrExit();
   const ownerId = newOwnerId();
   const logger = createLogger('coordinator', settings.logLevel).child({ owner: ownerId });
-  const metrics = createMetrics();
+  const metrics = createMetrics(undefined, { process: 'coordinator' });
   const keys = new Keys(settings.keyPrefix);
   const redis = createRedis(settings.redisUrl, { logger, name: 'coordinator' });
   // Lazy: a Temporal that is down at start is an outage to ride out, not a reason to exit.

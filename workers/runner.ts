@@ -13,7 +13,7 @@ import { createRunner } from './runner-app';
 async function main(): Promise<void> {
   const settings = loadSettingsOrExit();
   const logger = createLogger('runner', settings.logLevel);
-  const metrics = createMetrics();
+  const metrics = createMetrics(undefined, { process: 'runner' });
   const temporalMetrics = await installTemporalRuntime(logger);
   const runner = await createRunner({ settings, logger, metrics });
   const beat = setInterval(() => metrics.runnerHeartbeat.set(Date.now() / 1000), 5000);

@@ -25,7 +25,14 @@ export async function installTemporalRuntime(logger: Logger): Promise<() => Prom
     }),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } },
+      // `_total` on counters and seconds for durations: the names `promtool check metrics` accepts.
+      metrics: {
+        prometheus: {
+          bindAddress: `127.0.0.1:${port}`,
+          countersTotalSuffix: true,
+          useSecondsForDurations: true,
+        },
+      },
     },
   });
   return async () => {

@@ -108,7 +108,7 @@ function workflowSource(
 async function main(): Promise<void> {
   const settings = loadSettingsOrExit();
   const logger = createLogger('skill-sync', settings.logLevel);
-  const metrics = createMetrics(new Registry());
+  const metrics = createMetrics(new Registry(), { process: 'skill-sync' });
   const sdkMetrics = await installTemporalRuntime(logger);
   const connectionOptions = temporalConnectionOptions(settings);
   const namespace = settings.temporalNamespace ?? 'default';

@@ -29,6 +29,11 @@ export interface HubSimulatorOptions {
   defaultLimits?: Partial<Limits>;
   /** Inject a demo notification every this many seconds (the local run's ambient activity). */
   ambientEverySeconds?: number;
+  /**
+   * false ignores `Idempotency-Key` (the Hub contract does not define it; a real Hub may not
+   * dedupe), so tests can show exactly-once posting without it. Default true.
+   */
+  dedupe?: boolean;
   /** Clock for staleness and budgets. */
   now?: () => number;
   /** One line per notable event (ambient injections, handler crashes). */
@@ -357,7 +362,7 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
   ): Promise<Reply> {
     const body = await ctx.body();
     const key = ctx.req.headers['idempotency-key'];
-    if (typeof key !== 'string' || !key) return run(body);
+    if (typeof key !== 'string' || !key || options.dedupe === false) return run(body);
     const slot = `${label}|${key}`;
     const fingerprint = `${ctx.url.pathname}|${JSON.stringify(body)}`;
     const seen = idempotency.get(slot);

@@ -61,6 +61,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Sent as `Idempotency-Key` on POSTs; the same key on every retry of one call. */
   idempotencyKey?: string;
+  /**
+   * false: one HTTP attempt only. For creates whose caller reconciles a lost answer itself
+   * (activities/activation/publish.ts): a Hub that ignores `Idempotency-Key` would post twice.
+   */
+  retry?: boolean;
 }
 
 /** A `Retry-After` longer than this is not waited out in-process: the error goes to the caller. */
@@ -479,7 +484,7 @@ export class HubClient {
       const retryable = failure.kind !== 'http' || failure.error.retryable;
       const tooLong =
         retryAfterMs !== undefined && retryAfterMs > Math.max(this.retryMaxMs, RETRY_AFTER_CEILING_MS);
-      if (!retryable || attempt >= this.maxRetries || tooLong) {
+      if (!retryable || attempt >= this.maxRetries || tooLong || o?.retry === false) {
         throw this.finalError(spec.endpoint, failure, attempt + 1);
       }
       const delayMs = retryAfterMs ?? backoffDelayMs(attempt, this.retryBaseMs, this.retryMaxMs);

@@ -3,12 +3,14 @@
  * agents answer on the Hub simulator within a minute, every operator CLI command works against it,
  * and Ctrl-C (SIGINT) stops everything.
  */
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubSimAdmin } from '../../dev/hub-sim/admin';
 import { cli, cliJson } from '../support/cli';
 import type { TestProcess } from '../support/processes';
 import { startEntry } from '../support/processes';
+import { toolPath } from '../unit/k8s-support';
 
 interface Ready {
   temporal: string;
@@ -16,6 +18,7 @@ interface Ready {
   hub: string;
   coordinatorMetrics: string;
   runnerMetrics: string;
+  skillSyncMetrics: string;
   env: Record<string, string>;
 }
 
@@ -73,6 +76,31 @@ describe('local run (test mode)', () => {
     const readiness = await fetch(ready.runnerMetrics.replace('/metrics', '/ready'));
     expect(readiness.status).toBe(200);
     expect(await readiness.json()).toEqual({ ready: true, checks: { workers: true, valkey: true } });
+  });
+
+  it('serves metrics that pass promtool check metrics, each process only its own families', async () => {
+    const promtool = toolPath('PROMTOOL_PATH', 'promtool');
+    if (!promtool) throw new Error('promtool not found: run scripts/provision.sh (or set PROMTOOL_PATH)');
+    const text = {
+      coordinator: await (await fetch(ready.coordinatorMetrics)).text(),
+      runner: await (await fetch(ready.runnerMetrics)).text(),
+      'skill-sync': await (await fetch(ready.skillSyncMetrics)).text(),
+    };
+    for (const [process, body] of Object.entries(text)) {
+      const res = spawnSync(promtool, ['check', 'metrics'], { input: body, encoding: 'utf8' });
+      expect(`${res.stdout}${res.stderr}`, process).toBe('');
+      expect(res.status, process).toBe(0);
+    }
+    // The workers' SDK counters, with the `_total` suffix promtool wants.
+    expect(text.runner).toMatch(/^temporal_[a-z_]+_total\{/m);
+    expect(text.runner).not.toMatch(/^temporal_request\{/m);
+    expect(text.coordinator).toMatch(/^botburrow_coordinator_is_leader /m);
+    expect(text.runner).not.toMatch(/^botburrow_coordinator_is_leader/m);
+    expect(text.coordinator).not.toMatch(/^botburrow_runner_heartbeat/m);
+    expect(text.runner).toMatch(/^botburrow_runner_heartbeat /m);
+    expect(text['skill-sync']).not.toMatch(
+      /^botburrow_(coordinator_is_leader|runner_heartbeat|budget_used)/m,
+    );
   });
 
   it('answers every operator CLI command against the local run', async () => {
