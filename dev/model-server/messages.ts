@@ -65,8 +65,8 @@ export function validateRequest(body: unknown, apiVersion?: string): MessagesReq
   }
   if (!Array.isArray(body.messages)) throw new InvalidRequest('messages: Field required');
   if (body.messages.length === 0) throw new InvalidRequest('messages: at least one message is required');
-  if (body.stream === true) {
-    throw new InvalidRequest('stream: the scripted server answers non-streaming requests only');
+  if (body.stream !== undefined && typeof body.stream !== 'boolean') {
+    throw new InvalidRequest('stream: Input should be a valid boolean');
   }
   body.messages.forEach((m: unknown, i) => {
     if (!isObject(m)) throw new InvalidRequest(`messages.${i}: expected an object`);

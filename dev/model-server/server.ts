@@ -1,6 +1,7 @@
 /**
- * A scripted stand-in for the Anthropic Messages API (`POST /v1/messages`, non-streaming) that the
- * real `@anthropic-ai/sdk` talks to through `baseURL`. Answers come from a scenario script; faults
+ * A scripted stand-in for the Anthropic Messages API (`POST /v1/messages`, JSON or, with
+ * `stream: true`, server-sent events as the API defines them; `POST /v1/messages/count_tokens`) that
+ * the real `@anthropic-ai/sdk` and the real claude CLI talk to through their base URL. Answers come from a scenario script; faults
  * (429 with retry-after, 529, 500, 400, 401, slow, malformed bodies, invalid tool input, connection
  * resets) are switched on through `/_admin/faults` or the in-process API. Every request is recorded,
  * including whether the client gave up on it (`aborted`), so tests can assert on transcripts.
@@ -216,6 +217,55 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     res.end(text);
   }
 
+  /**
+   * A message as the streaming API sends it: message_start, per block a start, deltas (text_delta,
+   * input_json_delta) and a stop, message_delta with the stop reason and output usage, message_stop.
+   */
+  function sendStream(res: http.ServerResponse, rec: RecordedRequest, answer: Record<string, unknown>): void {
+    if (res.destroyed) return;
+    const msg = answer as {
+      content: Record<string, unknown>[];
+      usage: Record<string, unknown>;
+      stop_reason: string;
+    };
+    rec.status = 200;
+    rec.response = answer;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'request-id': rec.requestId,
+    });
+    const event = (type: string, data: Record<string, unknown>): void => {
+      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    };
+    event('message_start', {
+      message: {
+        ...answer,
+        content: [],
+        stop_reason: null,
+        usage: { ...msg.usage, output_tokens: 1 },
+      },
+    });
+    msg.content.forEach((block, index) => {
+      if (block.type === 'tool_use') {
+        event('content_block_start', { index, content_block: { ...block, input: {} } });
+        const json = typeof block.input === 'string' ? block.input : JSON.stringify(block.input);
+        event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json } });
+      } else {
+        const text = String(block.text ?? '');
+        event('content_block_start', { index, content_block: { ...block, text: '' } });
+        event('content_block_delta', { index, delta: { type: 'text_delta', text } });
+      }
+      event('content_block_stop', { index });
+    });
+    event('message_delta', {
+      delta: { stop_reason: msg.stop_reason, stop_sequence: null },
+      usage: { output_tokens: msg.usage.output_tokens },
+    });
+    event('message_stop', {});
+    res.end();
+  }
+
   function sendError(
     res: http.ServerResponse,
     rec: RecordedRequest,
@@ -389,7 +439,34 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     const delay = config.instant ? 0 : (decision.delayMs ?? config.defaultDelayMs);
     if (!(await sleep(delay, signal))) return;
     if (fault) return applyFault(fault, res, rec, body, decision, signal);
+    if (body.stream === true) return sendStream(res, rec, message(body, decision));
     send(res, rec, 200, message(body, decision));
+  }
+
+  /** `POST /v1/messages/count_tokens`: the same estimate the answers' usage uses. */
+  async function handleCountTokens(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: RecordedRequest,
+  ) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readBody(req));
+      rec.body = parsed;
+    } catch (err) {
+      return sendError(
+        res,
+        rec,
+        400,
+        'invalid_request_error',
+        `body: not valid JSON: ${(err as Error).message}`,
+      );
+    }
+    const body = parsed as MessagesRequest;
+    if (typeof body !== 'object' || body === null || !Array.isArray(body.messages)) {
+      return sendError(res, rec, 400, 'invalid_request_error', 'messages: Field required');
+    }
+    send(res, rec, 200, { input_tokens: countInputTokens(body) });
   }
 
   async function readJson(req: http.IncomingMessage): Promise<unknown> {
@@ -534,15 +611,17 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     const handled =
       req.method === 'POST' && path === '/v1/messages'
         ? handleMessages(req, res, rec, gone.signal)
-        : Promise.resolve(
-            sendError(
-              res,
-              rec,
-              404,
-              'not_found_error',
-              `${req.method ?? 'GET'} ${path}: not found (only POST /v1/messages is scripted)`,
-            ),
-          );
+        : req.method === 'POST' && path === '/v1/messages/count_tokens'
+          ? handleCountTokens(req, res, rec)
+          : Promise.resolve(
+              sendError(
+                res,
+                rec,
+                404,
+                'not_found_error',
+                `${req.method ?? 'GET'} ${path}: not found (only POST /v1/messages and /v1/messages/count_tokens are scripted)`,
+              ),
+            );
     handled.catch((err: unknown) => {
       if (!res.headersSent) sendError(res, rec, 500, 'api_error', `scripted server bug: ${String(err)}`);
       else res.destroy();

@@ -83,6 +83,45 @@ describe('scripted model server with the real Anthropic SDK', () => {
   afterEach(() => server.reset());
   afterAll(() => server.close());
 
+  it('streams the same answer as server-sent events when asked (stream: true), tool use included', async () => {
+    const prompt = notificationPrompt(notification('Hey Otto, what do otters eat?'), thread);
+    const params = {
+      model: 'claude-sonnet-4-20250514',
+      max_tokens: 1024,
+      system: SYSTEM,
+      messages: [{ role: 'user' as const, content: prompt }],
+      tools: hubToolSpecs([]).map((t) => ({
+        name: t.name,
+        description: t.description,
+        input_schema: t.input_schema,
+      })),
+    };
+    const plain = await client.messages.create(params);
+    const events: string[] = [];
+    const stream = client.messages.stream(params);
+    stream.on('streamEvent', (e) => events.push(e.type));
+    const streamed = await stream.finalMessage();
+    expect(events[0]).toBe('message_start');
+    expect(events).toContain('content_block_delta');
+    expect(events.slice(-2)).toEqual(['message_delta', 'message_stop']);
+    expect(streamed.stop_reason).toBe(plain.stop_reason);
+    expect(streamed.stop_reason).toBe('tool_use');
+    const strip = (m: typeof plain) => m.content.map((b) => (b.type === 'tool_use' ? { ...b, id: '' } : b));
+    expect(strip(streamed)).toEqual(strip(plain));
+    expect(streamed.usage.output_tokens).toBe(plain.usage.output_tokens);
+  });
+
+  it('counts tokens (POST /v1/messages/count_tokens) with the estimate its answers report', async () => {
+    const params = {
+      model: 'claude-sonnet-4-20250514',
+      messages: [{ role: 'user' as const, content: 'Tell me about rivers and the otters in them.' }],
+    };
+    const counted = await client.messages.countTokens(params);
+    const answered = await client.messages.create({ ...params, max_tokens: 64 });
+    expect(counted.input_tokens).toBeGreaterThan(0);
+    expect(counted.input_tokens).toBe(answered.usage.input_tokens);
+  });
+
   it('runs a full tool-use round trip: search, reply with hub_post, close with text', async () => {
     const prompt = notificationPrompt(
       notification('Hey Otto, do otters hold hands when they sleep?'),

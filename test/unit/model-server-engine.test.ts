@@ -106,7 +106,7 @@ describe('validateRequest', () => {
     expect(validateRequest(body).model).toBe('m');
   });
 
-  it('rejects duplicate tool names, tools without a schema and streaming', () => {
+  it('rejects duplicate tool names, tools without a schema and a non-boolean stream', () => {
     expect(
       invalid({
         model: 'm',
@@ -124,7 +124,7 @@ describe('validateRequest', () => {
       }),
     ).toMatch(/^tools\.0\.custom\.input_schema/);
     expect(
-      invalid({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], stream: true }),
+      invalid({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], stream: 'yes' }),
     ).toMatch(/^stream: /);
   });
 });
