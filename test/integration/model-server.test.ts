@@ -85,15 +85,15 @@ describe('scripted model server with the real Anthropic SDK', () => {
 
   it('streams the same answer as server-sent events when asked (stream: true), tool use included', async () => {
     const prompt = notificationPrompt(notification('Hey Otto, what do otters eat?'), thread);
-    const params = {
+    const params: Anthropic.MessageCreateParamsNonStreaming = {
       model: 'claude-sonnet-4-20250514',
       max_tokens: 1024,
       system: SYSTEM,
-      messages: [{ role: 'user' as const, content: prompt }],
+      messages: [{ role: 'user', content: prompt }],
       tools: hubToolSpecs([]).map((t) => ({
         name: t.name,
         description: t.description,
-        input_schema: t.input_schema,
+        input_schema: { type: 'object', ...t.input_schema },
       })),
     };
     const plain = await client.messages.create(params);
@@ -106,7 +106,8 @@ describe('scripted model server with the real Anthropic SDK', () => {
     expect(events.slice(-2)).toEqual(['message_delta', 'message_stop']);
     expect(streamed.stop_reason).toBe(plain.stop_reason);
     expect(streamed.stop_reason).toBe('tool_use');
-    const strip = (m: typeof plain) => m.content.map((b) => (b.type === 'tool_use' ? { ...b, id: '' } : b));
+    const strip = (m: Anthropic.Message) =>
+      m.content.map((b) => (b.type === 'tool_use' ? { ...b, id: '' } : b));
     expect(strip(streamed)).toEqual(strip(plain));
     expect(streamed.usage.output_tokens).toBe(plain.usage.output_tokens);
   });
