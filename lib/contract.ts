@@ -31,6 +31,18 @@ export function activationWorkflowId(agentId: string): string {
   return `activation-${agentId}`;
 }
 
+/**
+ * Signal a CLI run sends its own activation as it makes progress (at most every few seconds), so
+ * the `status` query shows the executor's turn and last tool while the run is in one activity.
+ */
+export const EXECUTOR_PROGRESS_SIGNAL = 'executorProgress';
+
+export interface ExecutorProgress {
+  executor: string;
+  turn: number;
+  lastTool: string | null;
+}
+
 export type ActivationTrigger = 'notification' | 'exploration' | 'manual';
 
 export interface ActivationInput {

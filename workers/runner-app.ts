@@ -10,7 +10,9 @@ import path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
-import { createActivationActivities } from '../activities/activation';
+import { createActivationActivities, createPublisher } from '../activities/activation';
+import { cliExecutors, createCliActivities } from '../activities/executors';
+import type { CliExecutor } from '../activities/executors';
 import { ConversationStore } from '../activities/conversation';
 import { heartbeatInterceptor } from '../activities/heartbeat';
 import { createAnthropicClient } from '../activities/model';
@@ -37,6 +39,8 @@ export interface RunnerOptions {
   /** Host of runner-bound sessions (MCP servers, workspaces); default: the SessionManager of activities/tools. */
   sessions?: (deps: { logger: Logger; settings: Settings; sandbox: Sandbox }) => SessionHost;
   runnerId?: string;
+  /** The CLI executors by agent type; default: activities/executors `cliExecutors()`. */
+  executors?: Record<string, CliExecutor>;
 }
 
 export interface Runner {
@@ -119,6 +123,26 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     },
     sessionTools: (sessionId) => readSessionTools(redis, keys, sessionId),
   });
+  // A CLI conversation runs on the runner that holds its session: registered on the own queue.
+  const cliActivities = createCliActivities({
+    registry,
+    skills,
+    ...guards,
+    conversations,
+    metrics,
+    logger: log,
+    hub,
+    publish: createPublisher({ hub, redis, keys, limits: guards.limits }),
+    sessions: sessionHost,
+    sessionTools: (sessionId) => readSessionTools(redis, keys, sessionId),
+    sandbox,
+    executors: o.executors ?? cliExecutors(),
+    settings: {
+      priceTable: settings.priceTable,
+      ...(settings.anthropicBaseUrl !== undefined && { anthropicBaseUrl: settings.anthropicBaseUrl }),
+      ...(settings.anthropicApiKey !== undefined && { anthropicApiKey: settings.anthropicApiKey }),
+    },
+  });
   const sessionActivities = createSessionActivities({
     sessions: sessionHost,
     limits: guards.limits,
@@ -160,7 +184,14 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     ),
     // Session-bound tool calls only: no workflows on the runner's own queue.
     ...(sessionHost
-      ? [Worker.create({ ...common, taskQueue: ownQueue, activities: sessionActivities })]
+      ? [
+          Worker.create({
+            ...common,
+            taskQueue: ownQueue,
+            interceptors,
+            activities: { ...sessionActivities, ...cliActivities },
+          }),
+        ]
       : []),
   ]);
 

@@ -30,8 +30,8 @@ import type {
 import type { ToolResultRef } from '../activities/conversation';
 import type { CliActivities } from '../activities/executors/cli-activity';
 import type { SessionActivities, SessionInfo } from '../activities/session';
-import type { ActivationInput, ActivationOutcome, ActivationResult } from '../lib/contract';
-import { SearchAttr } from '../lib/contract';
+import type { ActivationInput, ActivationOutcome, ActivationResult, ExecutorProgress } from '../lib/contract';
+import { EXECUTOR_PROGRESS_SIGNAL, SearchAttr } from '../lib/contract';
 import { FailureType } from '../lib/errors';
 import type { HubNotification } from '../lib/hub/types';
 import { isHubTool } from '../lib/hub-tools';
@@ -58,11 +58,14 @@ export interface ActivationStatus {
   lastTool: string | null;
   session: { taskQueue: string; moves: number } | null;
   stopping: string | null;
+  /** The CLI executor's progress while it runs a conversation (null for the built-in loop). */
+  progress: ExecutorProgress | null;
 }
 
 export const inboxUpdatedSignal = defineSignal('inboxUpdated');
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
 export const statusQuery = defineQuery<ActivationStatus>('status');
+export const executorProgressSignal = defineSignal<[ExecutorProgress]>(EXECUTOR_PROGRESS_SIGNAL);
 
 /**
  * Runs started before this change keep their activation timer, per-turn search-attribute upserts
@@ -160,6 +163,7 @@ class ActivationState {
   commentsCreated = 0;
   currentNotification: string | null = null;
   lastTool: string | null = null;
+  progress: ExecutorProgress | null = null;
   hitIterationCap = false;
   inboxDirty = false;
   profile: AgentProfile | null = null;
@@ -221,6 +225,7 @@ class ActivationState {
       lastTool: this.lastTool,
       session: this.session ? { taskQueue: this.session.taskQueue, moves: this.sessionMoves } : null,
       stopping: this.stop ? `${this.stop.outcome}: ${this.stop.reason}` : null,
+      progress: this.progress,
     };
   }
 }
@@ -242,6 +247,10 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
     state.inboxDirty = true;
   });
   setHandler(statusQuery, () => state.status());
+  setHandler(executorProgressSignal, (p: ExecutorProgress) => {
+    state.progress = p;
+    state.lastTool = p.lastTool ?? state.lastTool;
+  });
   setHandler(cancelSignal, (c: CancelInput) => {
     state.requestStop('cancelled', c.reason ?? 'cancel signal');
     work.cancel();
@@ -507,6 +516,7 @@ async function cliConversation(
     state.postsCreated += r.posts;
     state.commentsCreated += r.comments;
     state.lastTool = r.lastTool ?? state.lastTool;
+    state.progress = null;
     if (r.outcome === 'failed') {
       throw ApplicationFailure.create({
         type: FailureType.cliFailed,

@@ -1,6 +1,7 @@
 /** Loading an agent's definition inside a step, and the profile the workflow sees. */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { CLI_AGENT_TYPES } from '../../lib/definitions';
 import type { AgentDefinition, AgentRegistry } from '../../lib/definitions';
 import { DefinitionError, FailureType } from '../../lib/errors';
 import type { ActivationSettings, AgentProfile, ExecutorKind } from './types';
@@ -23,7 +24,7 @@ export async function loadDefinition(registry: AgentRegistry, agentId: string): 
 
 /** The executor of each runnable agent type (lib/definitions RUNNABLE_AGENT_TYPES). */
 export function executorOf(type: string): ExecutorKind {
-  return type === 'claude-code' ? 'claude-code' : 'loop';
+  return (CLI_AGENT_TYPES as readonly string[]).includes(type) ? (type as ExecutorKind) : 'loop';
 }
 
 export function profileOf(def: AgentDefinition, settings: ActivationSettings): AgentProfile {

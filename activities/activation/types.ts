@@ -6,7 +6,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { Redis } from 'ioredis';
 import type { PriceTable } from '../../lib/config';
 import type { ActivationOutcome, ActivationTrigger } from '../../lib/contract';
-import type { AgentRegistry, SkillLibrary } from '../../lib/definitions';
+import type { AgentRegistry, CLI_AGENT_TYPES, SkillLibrary } from '../../lib/definitions';
 import type { BehaviorLimits, BudgetGuard, CircuitBreaker, PauseFlags } from '../../lib/guards';
 import type { HubClient } from '../../lib/hub/client';
 import type { Keys } from '../../lib/keys';
@@ -43,7 +43,7 @@ export interface ActivationDeps {
 }
 
 /** The executor that runs an agent's conversations: the built-in tool loop or a coding CLI. */
-export type ExecutorKind = 'loop' | 'claude-code';
+export type ExecutorKind = 'loop' | (typeof CLI_AGENT_TYPES)[number];
 
 /** What the workflow needs to know about an agent: small and free of credentials. */
 export interface AgentProfile {

@@ -7,8 +7,10 @@
  * the transcript store and history gets a summary.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PriceTable } from '../../lib/config';
+import { EXECUTOR_PROGRESS_SIGNAL } from '../../lib/contract';
+import type { ExecutorProgress } from '../../lib/contract';
 import type { HubNotification } from '../../lib/hub/types';
 import { FailureType } from '../../lib/errors';
 import { canPost } from '../../lib/hub-tools';
@@ -27,7 +29,7 @@ import { createHubMcpEndpoint } from './hub-mcp';
 import { createModelProxy } from './model-proxy';
 import { cliSessionTools, createSessionMcpEndpoint } from './session-mcp';
 import type { CliExecutor } from './types';
-import { BRIDGE_PORTS } from './types';
+import { BRIDGE_PORTS, CliCancelled } from './types';
 
 export type CliActivityDeps = Pick<
   ActivationDeps,
@@ -80,6 +82,8 @@ export type CliConversationResult =
       error?: string;
     };
 
+/** The fastest the workflow is told of a CLI's progress (each signal is a history event). */
+const PROGRESS_SIGNAL_MS = 3_000;
 const DEFAULT_ANTHROPIC_URL = 'https://api.anthropic.com';
 /** Each turn of a CLI re-sends the conversation; this is what a turn's tool results add, at worst. */
 const TURN_GROWTH_TOKENS = 2_000;
@@ -179,6 +183,7 @@ export function createCliActivities(deps: CliActivityDeps) {
         conversationId: input.conversationId,
         executor: input.executor,
       });
+      const progress = progressReporter(ctx);
       try {
         const summary = await executor!.run(
           {
@@ -204,7 +209,7 @@ export function createCliActivities(deps: CliActivityDeps) {
             signal: ctx.cancellationSignal,
             onProgress: (p) => {
               if (p.lastTool) lastTool = p.lastTool;
-              ctx.heartbeat({ turn: p.turn, lastTool: p.lastTool ?? null });
+              progress.report({ executor: input.executor, turn: p.turn, lastTool });
             },
             logger: log,
           },
@@ -252,12 +257,49 @@ export function createCliActivities(deps: CliActivityDeps) {
           tokens: metered.inputTokens + metered.outputTokens,
           costUsd: costUsd(model, metered, settings.priceTable),
         };
+        // Temporal reports the activity as cancelled only for a CancelledFailure.
+        if (err instanceof CliCancelled) throw new CancelledFailure(err.message);
         throw err;
       } finally {
+        progress.stop();
         await bridge.close();
         await deps.budget.settle(def.id, reservationId, spent);
       }
     },
+  };
+}
+
+/** Heartbeats go out every second with the latest progress; the workflow hears of each new turn
+ * by a signal (at most one per PROGRESS_SIGNAL_MS), so `status` shows it. */
+function progressReporter(ctx: Context): {
+  report(p: ExecutorProgress): void;
+  stop(): void;
+} {
+  let latest: ExecutorProgress | undefined;
+  let signalled: ExecutorProgress | undefined;
+  let lastSignalAt = 0;
+  const { workflowId, runId } = ctx.info.workflowExecution!;
+  const flush = (): void => {
+    if (!latest || latest === signalled || Date.now() - lastSignalAt < PROGRESS_SIGNAL_MS) return;
+    signalled = latest;
+    lastSignalAt = Date.now();
+    // Progress is advisory: a lost signal only leaves `status` a turn behind.
+    ctx.client.workflow
+      .getHandle(workflowId, runId)
+      .signal(EXECUTOR_PROGRESS_SIGNAL, latest)
+      .catch(() => undefined);
+  };
+  const timer = setInterval(() => {
+    ctx.heartbeat(latest);
+    flush();
+  }, 1_000);
+  return {
+    report(p) {
+      latest = p;
+      ctx.heartbeat(p);
+      flush();
+    },
+    stop: () => clearInterval(timer),
   };
 }
 

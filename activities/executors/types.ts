@@ -58,3 +58,11 @@ export interface CliExecutor {
   locate(): { path: string } | { missing: string };
   run(ctx: CliRunContext, path: string): Promise<CliRunSummary>;
 }
+
+/** The run was cancelled and its process group stopped. */
+export class CliCancelled extends Error {
+  override readonly name = 'CliCancelled';
+  constructor() {
+    super('the CLI run was cancelled; its process group was stopped');
+  }
+}

@@ -274,6 +274,10 @@ export function formatStatus(
       ['current', live.currentNotification ?? undefined],
       ['last tool', live.lastTool ?? undefined],
       [
+        'executor',
+        live.progress ? `${live.progress.executor}, turn ${live.progress.turn}` : undefined,
+      ],
+      [
         'tokens',
         `${live.tokensInput + live.tokensOutput} (${live.tokensInput} in, ${live.tokensOutput} out)`,
       ],

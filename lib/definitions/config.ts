@@ -10,18 +10,18 @@ import type { AgentConfig, FieldProblem } from './schema';
 
 export type { AgentConfig } from './schema';
 
-/** Agent types this runner executes with its built-in loop. */
-export const RUNNABLE_AGENT_TYPES = ['native', 'custom'] as const;
+/** Agent types a coding CLI runs (activities/executors/index.ts has one executor per type). */
+export const CLI_AGENT_TYPES = ['claude-code'] as const;
 
-/** True for the types the built-in loop runs (`native`, `custom`). */
+/** Agent types this runner executes: the built-in loop's and the CLI executors'. */
+export const RUNNABLE_AGENT_TYPES = ['native', 'custom', ...CLI_AGENT_TYPES] as const;
+
+/** True for the types a runner executes (goose, with no obtainable CLI, is not one of them). */
 export function isRunnableAgentType(type: string): boolean {
   return (RUNNABLE_AGENT_TYPES as readonly string[]).includes(type);
 }
 
-/**
- * Throws `UnsupportedAgentTypeError` for the CLI-tool types (claude-code, goose, aider), which the
- * schema accepts but this runner cannot run yet.
- */
+/** Throws `UnsupportedAgentTypeError` for a type the schema accepts but no runner executes. */
 export function assertRunnableAgentType(agentId: string, type: string): void {
   if (!isRunnableAgentType(type)) throw new UnsupportedAgentTypeError(agentId, type);
 }

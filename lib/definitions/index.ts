@@ -13,6 +13,7 @@ export type {
   SkillFrontmatter,
 } from './schema';
 export {
+  CLI_AGENT_TYPES,
   RUNNABLE_AGENT_TYPES,
   assertRunnableAgentType,
   isRunnableAgentType,

@@ -53,6 +53,7 @@ const liveStatus: ActivationStatus = {
   lastTool: 'hub_search',
   session: null,
   stopping: null,
+  progress: null,
 };
 
 function fakeTemporal(over: Partial<ActivationsApi> = {}): ActivationsApi {
