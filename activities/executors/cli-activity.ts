@@ -239,7 +239,8 @@ export function createCliActivities(deps: CliActivityDeps) {
           kind: 'ok',
           outcome: summary.outcome,
           text: summary.finalText.slice(0, MAX_TEXT_IN_HISTORY),
-          turns: summary.turns,
+          // Model calls the proxy answered: the CLI's own count includes the turn it refused at the cap.
+          turns: metered.calls > 0 ? metered.calls : summary.turns,
           tokensInput: usage.inputTokens,
           tokensOutput: usage.outputTokens,
           costUsd: cost,
