@@ -67,9 +67,10 @@ export class UnsupportedAgentTypeError extends Error {
   constructor(
     readonly agentId: string,
     readonly agentType: string,
+    supported: readonly string[],
   ) {
     super(
-      `agent type '${agentType}' is recognised but not supported by this runner yet (supported: native, custom)`,
+      `agent type '${agentType}' is recognised but no runner executes it (supported: ${supported.join(', ')})`,
     );
   }
 }

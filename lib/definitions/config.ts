@@ -23,7 +23,7 @@ export function isRunnableAgentType(type: string): boolean {
 
 /** Throws `UnsupportedAgentTypeError` for a type the schema accepts but no runner executes. */
 export function assertRunnableAgentType(agentId: string, type: string): void {
-  if (!isRunnableAgentType(type)) throw new UnsupportedAgentTypeError(agentId, type);
+  if (!isRunnableAgentType(type)) throw new UnsupportedAgentTypeError(agentId, type, RUNNABLE_AGENT_TYPES);
 }
 
 const isMapping = (v: unknown): v is Record<string, unknown> =>

@@ -287,9 +287,9 @@ describe('legacy fields', () => {
 });
 
 describe('agent types', () => {
-  it('runs native and custom, recognises the CLI types as unsupported', async () => {
-    expect(['native', 'custom'].map(isRunnableAgentType)).toEqual([true, true]);
-    expect(['claude-code', 'goose', 'aider'].map(isRunnableAgentType)).toEqual([false, false, false]);
+  it('runs native, custom and claude-code; recognises goose and aider as unsupported', async () => {
+    expect(['native', 'custom', 'claude-code'].map(isRunnableAgentType)).toEqual([true, true, true]);
+    expect(['goose', 'aider'].map(isRunnableAgentType)).toEqual([false, false]);
     const goose = await loadAgentDefinition(store, 'goose-agent');
     expect(goose.config.type).toBe('goose');
     let err: unknown;
@@ -301,7 +301,7 @@ describe('agent types', () => {
     expect(err).toBeInstanceOf(UnsupportedAgentTypeError);
     expect((err as Error).name).toBe('UnsupportedAgentTypeError');
     expect((err as Error).message).toBe(
-      "agent type 'goose' is recognised but not supported by this runner yet (supported: native, custom)",
+      "agent type 'goose' is recognised but no runner executes it (supported: native, custom, claude-code)",
     );
     expect(() => assertRunnableAgentType('x', 'native')).not.toThrow();
   });
