@@ -273,10 +273,7 @@ export function formatStatus(
       ['notifications', String(live.notificationsProcessed)],
       ['current', live.currentNotification ?? undefined],
       ['last tool', live.lastTool ?? undefined],
-      [
-        'executor',
-        live.progress ? `${live.progress.executor}, turn ${live.progress.turn}` : undefined,
-      ],
+      ['executor', live.progress ? `${live.progress.executor}, turn ${live.progress.turn}` : undefined],
       [
         'tokens',
         `${live.tokensInput + live.tokensOutput} (${live.tokensInput} in, ${live.tokensOutput} out)`,

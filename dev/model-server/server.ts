@@ -252,7 +252,7 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
         const json = typeof block.input === 'string' ? block.input : JSON.stringify(block.input);
         event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json } });
       } else {
-        const text = String(block.text ?? '');
+        const text = typeof block.text === 'string' ? block.text : '';
         event('content_block_start', { index, content_block: { ...block, text: '' } });
         event('content_block_delta', { index, delta: { type: 'text_delta', text } });
       }

@@ -20,7 +20,10 @@ const flag = (args: string[], name: string): string | undefined => {
 
 describe('claudeTools', () => {
   it('offers the file tools but no Bash when the shell is off', () => {
-    const t = claudeTools({ def: definition('capabilities:\n  grants: [hub:read]\n'), mcpTools: { hub: ['hub_search'] } });
+    const t = claudeTools({
+      def: definition('capabilities:\n  grants: [hub:read]\n'),
+      mcpTools: { hub: ['hub_search'] },
+    });
     expect(t.tools).not.toContain('Bash');
     expect(t.allowed).toContain('mcp__hub__hub_search');
     expect(t.allowed.some((a) => a.startsWith('Bash'))).toBe(false);
@@ -35,7 +38,10 @@ describe('claudeTools', () => {
   });
 
   it('offers no posting tool the agent is not given', () => {
-    const t = claudeTools({ def: definition('capabilities:\n  grants: [hub:read]\n'), mcpTools: { hub: ['hub_search', 'hub_get_thread'] } });
+    const t = claudeTools({
+      def: definition('capabilities:\n  grants: [hub:read]\n'),
+      mcpTools: { hub: ['hub_search', 'hub_get_thread'] },
+    });
     expect(t.allowed.filter((a) => a.includes('hub_post'))).toEqual([]);
   });
 });
