@@ -17,14 +17,17 @@ const context: CliContext = {
   connectTemporal: async (s) => (await import('./temporal.js')).connectTemporal(s),
   connectValkey: async (s) => (await import('./valkey.js')).connectValkey(s),
   async definitions(s) {
-    const [{ createDefinitionStore }, { configKey }] = await Promise.all([
-      import('../lib/definitions/store.js'),
-      import('../lib/definitions/registry.js'),
-    ]);
+    const [{ createDefinitionStore, LocalDefinitionStore }, { configKey }, { validateStore }] =
+      await Promise.all([
+        import('../lib/definitions/store.js'),
+        import('../lib/definitions/registry.js'),
+        import('../lib/definitions/validate.js'),
+      ]);
     const store = createDefinitionStore(s);
     return {
       where: store.describe(),
       exists: async (agentId) => (await store.readText(configKey(agentId))) !== null,
+      validate: (dir) => validateStore(dir === undefined ? store : new LocalDefinitionStore(dir)),
     };
   },
 };

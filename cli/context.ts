@@ -4,6 +4,7 @@
  */
 import type { Settings } from '../lib/config';
 import type { ActivationInput, ActivationResult } from '../lib/contract';
+import type { ValidationReport } from '../lib/definitions/validate';
 import type { BreakerStatus, BudgetStatus, PauseState } from '../lib/guards';
 import type { ActivationStatus } from '../workflows/activation';
 import type { SkillSyncResult } from '../workflows/skill-sync';
@@ -68,6 +69,8 @@ export interface ValkeyApi {
 export interface DefinitionsApi {
   readonly where: string;
   exists(agentId: string): Promise<boolean>;
+  /** Checks every definition and skill of the configured store, or of the folder `dir`. */
+  validate(dir?: string): Promise<ValidationReport>;
 }
 
 export interface Output {

@@ -10,12 +10,18 @@ import type { Settings } from '../lib/config';
 import { synopsis } from './command';
 import type { CommandSpec, Parsed } from './command';
 import { activationCommands } from './commands/activation';
+import { agentCommands } from './commands/agents';
 import { guardCommands } from './commands/guards';
 import { skillCommands } from './commands/skills';
 import type { ActivationsApi, CliContext, CommandDeps, ValkeyApi } from './context';
 import { CliError, ExitCode, usageError } from './errors';
 
-export const COMMANDS: readonly CommandSpec[] = [...activationCommands, ...guardCommands, ...skillCommands];
+export const COMMANDS: readonly CommandSpec[] = [
+  ...activationCommands,
+  ...agentCommands,
+  ...guardCommands,
+  ...skillCommands,
+];
 
 const HELP_TAIL = `Options for every command:
   --json       machine-readable output on stdout (progress notes stay on stderr)

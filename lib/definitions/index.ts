@@ -42,6 +42,8 @@ export {
   promptKey,
 } from './registry';
 export type { AgentDefinition, AgentRegistryOptions, DefinitionCheck } from './registry';
+export { validateStore } from './validate';
+export type { ValidationProblem, ValidationReport } from './validate';
 export { hasAllGrants, hasGrant } from './grants';
 export {
   BUILTIN_SKILLS,

@@ -8,6 +8,7 @@ import type { ActivationsApi, ActivationSummary, CliContext, ValkeyApi } from '.
 import { CliError, ExitCode } from '../../cli/errors';
 import { runCli } from '../../cli/main';
 import type { ActivationInput, ActivationResult } from '../../lib/contract';
+import type { ValidationReport } from '../../lib/definitions/validate';
 import type { ActivationStatus } from '../../workflows/activation';
 
 const NOW = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -114,7 +115,13 @@ interface Harness {
 }
 
 function harness(
-  o: { temporal?: ActivationsApi; valkey?: ValkeyApi; exists?: boolean; env?: Record<string, string> } = {},
+  o: {
+    temporal?: ActivationsApi;
+    valkey?: ValkeyApi;
+    exists?: boolean;
+    env?: Record<string, string>;
+    report?: ValidationReport;
+  } = {},
 ): Harness {
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -133,7 +140,11 @@ function harness(
       connects.valkey++;
       return valkey;
     },
-    definitions: async () => ({ where: 'folder ./defs', exists: async () => o.exists ?? true }),
+    definitions: async () => ({
+      where: 'folder ./defs',
+      exists: async () => o.exists ?? true,
+      validate: async () => o.report ?? { where: 'folder ./defs', agents: 0, skills: 0, problems: [] },
+    }),
   };
   return { ctx, stdout, stderr, temporal, valkey, connects };
 }
@@ -558,5 +569,34 @@ describe('skills sync', () => {
     expect(h.temporal.skillSync).toHaveBeenCalledWith(undefined);
     expect(code).toBe(0);
     expect(JSON.parse(h.stdout.join('\n'))).toMatchObject({ copied: 1, rejected: [] });
+  });
+});
+
+describe('agents validate', () => {
+  const report = (problems: ValidationReport['problems']): ValidationReport => ({
+    where: 'folder ./defs',
+    agents: 3,
+    skills: 2,
+    problems,
+  });
+
+  it('prints each problem and a summary, and exits 1 when any is an error', async () => {
+    const h = harness({
+      report: report([
+        { severity: 'error', message: "agents/g/config.yaml: type: 'goose' is executed by no runner" },
+        { severity: 'warning', message: 'agents/l/config.yaml: legacy field mapped' },
+      ]),
+    });
+    expect(await cli(h, 'agents', 'validate')).toBe(ExitCode.failed);
+    const out = h.stdout.join('\n');
+    expect(out).toMatch(/^error +agents\/g\/config\.yaml: type: 'goose'/m);
+    expect(out).toMatch(/^warning agents\/l\/config\.yaml/m);
+    expect(out).toContain('folder ./defs: 3 agents, 2 skills, 1 errors, 1 warnings');
+  });
+
+  it('exits 0 when there are only warnings, and prints the report as JSON with --json', async () => {
+    const h = harness({ report: report([{ severity: 'warning', message: 'w' }]) });
+    expect(await cli(h, 'agents', 'validate', '--json')).toBe(ExitCode.ok);
+    expect(JSON.parse(h.stdout.join('\n'))).toMatchObject({ agents: 3, problems: [{ severity: 'warning' }] });
   });
 });

@@ -1,0 +1,54 @@
+/**
+ * `botburrow agents validate`: every agent definition and skill of a store checked as the runner
+ * would load them. Each problem reads `file: field.path: rule`; an agent of a type no runner
+ * executes is an error too (the coordinator would skip it forever).
+ */
+import { isRunnableAgentType, RUNNABLE_AGENT_TYPES } from './config';
+import { checkAllDefinitions, configKey } from './registry';
+import { checkSkillFile } from './skill-checks';
+import type { DefinitionStore } from './store';
+import { loadAgentDefinition } from './registry';
+
+export interface ValidationProblem {
+  severity: 'error' | 'warning';
+  /** `file: field.path: rule`. */
+  message: string;
+}
+
+export interface ValidationReport {
+  where: string;
+  agents: number;
+  skills: number;
+  problems: ValidationProblem[];
+}
+
+export async function validateStore(store: DefinitionStore): Promise<ValidationReport> {
+  const problems: ValidationProblem[] = [];
+  const checks = await checkAllDefinitions(store);
+  for (const c of checks) {
+    if (!c.ok) {
+      problems.push({ severity: 'error', message: c.error ?? `${configKey(c.id)}: does not load` });
+      continue;
+    }
+    const def = await loadAgentDefinition(store, c.id);
+    if (!isRunnableAgentType(def.config.type)) {
+      problems.push({
+        severity: 'error',
+        message: `${configKey(c.id)}: type: '${def.config.type}' is executed by no runner (runnable: ${RUNNABLE_AGENT_TYPES.join(', ')}); the coordinator skips this agent`,
+      });
+    }
+    for (const w of c.warnings) problems.push({ severity: 'warning', message: w });
+  }
+  const skillKeys = (await store.list('skills/')).filter((k) => /^skills\/[^/]+\/SKILL\.md$/.test(k));
+  for (const key of skillKeys) {
+    const text = (await store.readText(key)) ?? undefined;
+    const r = checkSkillFile(key, Buffer.byteLength(text ?? ''), text);
+    if (!r.ok) {
+      problems.push({
+        severity: 'error',
+        message: r.reason.startsWith(key) ? r.reason : `${key}: ${r.reason}`,
+      });
+    }
+  }
+  return { where: store.describe(), agents: checks.length, skills: skillKeys.length, problems };
+}

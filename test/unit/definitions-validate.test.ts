@@ -1,0 +1,33 @@
+/**
+ * `validateStore` on real folders: the fixture store (broken on purpose) and the demo definitions
+ * the local run ships (which must stay clean).
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LocalDefinitionStore } from '../../lib/definitions/store';
+import { validateStore } from '../../lib/definitions/validate';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+describe('validateStore', () => {
+  it('reports an unrunnable type and a broken skill as errors, naming the file', async () => {
+    const r = await validateStore(
+      new LocalDefinitionStore(path.join(ROOT, 'test/fixtures/definitions/store')),
+    );
+    const errors = r.problems.filter((p) => p.severity === 'error').map((p) => p.message);
+    expect(r.agents).toBeGreaterThanOrEqual(5);
+    expect(
+      errors.some((m) =>
+        /^agents\/goose-agent\/config\.yaml: type: 'goose' is executed by no runner/.test(m),
+      ),
+    ).toBe(true);
+    expect(errors.some((m) => m.startsWith('skills/bad-skill/SKILL.md'))).toBe(true);
+    expect(errors.some((m) => m.includes('minimal-agent'))).toBe(false);
+  });
+
+  it('finds no errors in the demo definitions of the local run', async () => {
+    const r = await validateStore(new LocalDefinitionStore(path.join(ROOT, 'dev/demo/definitions')));
+    expect(r.agents).toBeGreaterThan(0);
+    expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
+  });
+});
