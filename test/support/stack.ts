@@ -54,6 +54,8 @@ export interface StackOptions {
   script: Scenario;
   seed?: WorldSeed;
   env?: Record<string, string>;
+  /** false: the Hub simulator ignores `Idempotency-Key`, as a real Hub may (exactly-once tests). */
+  hubDedupe?: boolean;
 }
 
 export interface ActivationStack {
@@ -97,7 +99,7 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
   const { temporalAddress, redisUrl } = services();
   const [namespace, hub, model] = await Promise.all([
     createTestNamespace(temporalAddress),
-    createHubSimulator({ seed: o.seed ?? { agents: [] } }),
+    createHubSimulator({ seed: o.seed ?? { agents: [] }, dedupe: o.hubDedupe ?? true }),
     createModelServer({ script: o.script }),
   ]);
   const definitionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-defs-'));
