@@ -5,7 +5,14 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadSettingsOrExit } from '../lib/config';
 import { buildCoordinator, newOwnerId, readinessChecks } from '../lib/coordinator';
-import { AgentRegistry, cacheInvalidateRoute, createDefinitionStore } from '../lib/definitions';
+import {
+  AgentRegistry,
+  cacheInvalidateRoute,
+  createDefinitionStore,
+  validateStore,
+} from '../lib/definitions';
+import type { DefinitionStore } from '../lib/definitions';
+import type { Logger } from '../lib/logger';
 import { createGuards } from '../lib/guards';
 import { startOpsServer } from '../lib/http-server';
 import { HubClient } from '../lib/hub/client';
@@ -35,7 +42,8 @@ async function main(): Promise<void> {
     logger,
   });
   const guards = createGuards(redis, keys, settings, { metrics });
-  const registry = new AgentRegistry({ store: createDefinitionStore(settings), redis, keys, logger });
+  const store = createDefinitionStore(settings);
+  const registry = new AgentRegistry({ store, redis, keys, logger });
   const coordinator = buildCoordinator({
     ownerId,
     redis,
@@ -57,6 +65,7 @@ async function main(): Promise<void> {
   });
   try {
     coordinator.start();
+    void reportDefinitions(store, logger);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);
@@ -72,6 +81,24 @@ async function main(): Promise<void> {
     await ops.close();
     redis.disconnect();
     await connection.close();
+  }
+}
+
+/**
+ * Once at start: what `botburrow agents validate` would say, so an agent that cannot run (a type no
+ * runner executes, a definition that does not load) is in the log before anyone wonders why it is silent.
+ */
+async function reportDefinitions(store: DefinitionStore, logger: Logger): Promise<void> {
+  try {
+    const r = await validateStore(store);
+    const errors = r.problems.filter((p) => p.severity === 'error');
+    for (const p of errors) logger.warn({ definitions: r.where }, `definition problem: ${p.message}`);
+    logger.info(
+      { definitions: r.where, agents: r.agents, skills: r.skills, errors: errors.length },
+      'definitions checked',
+    );
+  } catch (err) {
+    logger.warn({ err, definitions: store.describe() }, 'definitions could not be checked at start');
   }
 }
 

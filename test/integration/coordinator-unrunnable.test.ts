@@ -63,5 +63,14 @@ describe('coordinator: unrunnable agent types', () => {
       /botburrow_activations_skipped_total\{[^}]*reason="unrunnable_type"[^}]*\} [1-9]/,
     );
     expect((await stack.guards.breaker.status(goose)).failures).toBe(0);
+    // Reported once at start, as `botburrow agents validate` words it.
+    const report = await coordinator.waitFor((l) => l.msg === 'definitions checked', 5_000);
+    expect(report).toMatchObject({ agents: 2, errors: 1 });
+    const problem = coordinator.lines.find((l) => String(l.msg).startsWith('definition problem:'));
+    expect(String(problem?.msg)).toMatch(
+      new RegExp(
+        `^definition problem: agents/${goose}/config\\.yaml: type: 'goose' is executed by no runner`,
+      ),
+    );
   });
 });
