@@ -219,4 +219,24 @@ describe('claude-code agents', () => {
     expect((await stack.guards.breaker.status(id)).failures).toBe(1);
     await maybeRecord(id, 'failed');
   });
+
+  it('a runner without the CLI fails with a clear, non-retryable error that does not trip the breaker', async () => {
+    const id = await coder('uninstalled');
+    const nid = await notify(id);
+    const before = process.env.CLAUDE_CODE_PATH;
+    process.env.CLAUDE_CODE_PATH = '/nonexistent/claude';
+    try {
+      const result = await stack.run(id);
+      expect(result.outcome).toBe('failed');
+      expect(result.error).toMatch(
+        /cannot run here: the claude CLI is not installed \(\/nonexistent\/claude\)/,
+      );
+    } finally {
+      if (before === undefined) delete process.env.CLAUDE_CODE_PATH;
+      else process.env.CLAUDE_CODE_PATH = before;
+    }
+    expect(requestsOf(id)).toEqual([]);
+    expect(await isRead(id, nid)).toBe(false);
+    expect((await stack.guards.breaker.status(id)).failures).toBe(0);
+  });
 });
