@@ -20,7 +20,11 @@ RUN npm run build \
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# Install scripts stay off, except for the CLI executors whose native binary the install script puts
+# in place (without it bin/claude.exe is a 500-byte placeholder); running it proves it is real.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
+  && npm rebuild @anthropic-ai/claude-code --foreground-scripts --loglevel=error \
+  && node_modules/@anthropic-ai/claude-code/bin/claude.exe --version \
   && npm cache clean --force
 
 # --- runtime ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@
  * - A plain SIGTERM may leave tool children running; the executor kills the whole process group.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -33,6 +33,8 @@ import { CliCancelled } from './types';
 import type { CliExecutor, CliRunContext, CliRunSummary } from './types';
 
 const PACKAGE_DIR = path.join(PROJECT_DIR, 'node_modules', '@anthropic-ai', 'claude-code');
+/** Larger than the package's bin/claude.exe placeholder (500 B), far smaller than the binary. */
+const PLACEHOLDER_MAX_BYTES = 64 * 1024;
 /** Grace between SIGTERM and SIGKILL of the group on cancel or timeout (the 5 s promise). */
 const KILL_GRACE_MS = 2_000;
 /** Events kept for the transcript store (a long run's tail is what an operator reads). */
@@ -45,9 +47,18 @@ export function claudeCodeExecutor(o: { binary?: string } = {}): CliExecutor {
     kind: 'claude-code',
     locate() {
       const binary = o.binary ?? process.env.CLAUDE_CODE_PATH ?? path.join(PACKAGE_DIR, 'bin', 'claude.exe');
-      return existsSync(binary)
-        ? { path: binary }
-        : { missing: `the claude CLI is not installed (${binary}); run scripts/provision.sh` };
+      const size = statSync(binary, { throwIfNoEntry: false })?.size;
+      if (size === undefined) {
+        return { missing: `the claude CLI is not installed (${binary}); run scripts/provision.sh` };
+      }
+      // The npm package ships a small placeholder that its install script replaces with the
+      // native binary; installed with --ignore-scripts, the placeholder is all there is.
+      if (size < PLACEHOLDER_MAX_BYTES) {
+        return {
+          missing: `${binary} is the npm placeholder, not the claude binary (installed with --ignore-scripts?); run npm rebuild @anthropic-ai/claude-code`,
+        };
+      }
+      return { path: binary };
     },
     run: runClaude,
   };

@@ -1,6 +1,9 @@
 /** The claude CLI's command line is derived from the definition: tools from grants and shell policy. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { claudeArgs, claudeTools } from '../../activities/executors/claude-code';
+import { claudeArgs, claudeCodeExecutor, claudeTools } from '../../activities/executors/claude-code';
 import type { CliRunContext } from '../../activities/executors/types';
 import { parseAgentConfig } from '../../lib/definitions';
 import type { AgentDefinition } from '../../lib/definitions';
@@ -70,5 +73,25 @@ describe('claudeArgs', () => {
     expect(JSON.parse(flag(args, '--mcp-config')!)).toEqual({
       mcpServers: { hub: { type: 'http', url: 'http://127.0.0.1:8702/mcp' } },
     });
+  });
+});
+
+describe('claude-code executor: locating the CLI', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bb-claude-locate-'));
+
+  it('names a missing binary, and the npm placeholder left by --ignore-scripts, as missing', () => {
+    expect(claudeCodeExecutor({ binary: path.join(dir, 'absent') }).locate()).toEqual({
+      missing: expect.stringMatching(/the claude CLI is not installed .*absent/),
+    });
+    const placeholder = path.join(dir, 'claude.exe');
+    writeFileSync(placeholder, '#!/bin/sh\necho "run the postinstall"\n'.padEnd(500, '#'));
+    expect(claudeCodeExecutor({ binary: placeholder }).locate()).toEqual({
+      missing: expect.stringMatching(/is the npm placeholder.*npm rebuild @anthropic-ai\/claude-code/),
+    });
+  });
+
+  it('finds the installed CLI', () => {
+    const located = claudeCodeExecutor().locate();
+    expect(located).toEqual({ path: expect.stringMatching(/claude-code\/bin\/claude\.exe$/) });
   });
 });

@@ -73,6 +73,9 @@ const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
 const stages = parseDockerfile(dockerfile);
 const final = stages[stages.length - 1]!;
 
+/** Packages of CLI executors whose native binary only their install script puts in place. */
+const CLI_PACKAGES_WITH_INSTALL_SCRIPTS = ['@anthropic-ai/claude-code'];
+
 /** Problems of a Dockerfile (as stages) for this project; [] when fine. */
 function dockerfileProblems(all: Stage[], podUser: number): string[] {
   const problems: string[] = [];
@@ -82,6 +85,21 @@ function dockerfileProblems(all: Stage[], podUser: number): string[] {
   // Production dependencies only: the final image's node_modules come from `npm ci --omit=dev`.
   const prodStage = all.find((s) => runs(s).some((r) => /npm ci\b[^&]*--omit=dev/.test(r)));
   if (!prodStage) problems.push('no stage installs production dependencies with npm ci --omit=dev');
+  // A CLI executor whose binary an install script puts in place must have that script run (and be
+  // proven real) where install scripts are otherwise off.
+  const prodRuns = prodStage ? runs(prodStage).join(' && ') : '';
+  if (/--ignore-scripts/.test(prodRuns)) {
+    for (const pkg of CLI_PACKAGES_WITH_INSTALL_SCRIPTS) {
+      if (!prodRuns.includes(`npm rebuild ${pkg}`)) {
+        problems.push(
+          `${pkg}: installed with --ignore-scripts and never rebuilt (its binary stays a placeholder)`,
+        );
+      }
+      if (!new RegExp(`${pkg}/bin/\\S+ --version`).test(prodRuns)) {
+        problems.push(`${pkg}: the image build does not run its binary to prove it is real`);
+      }
+    }
+  }
   const copies = last.body.filter((x) => x.op === 'COPY');
   const copyFrom = (what: RegExp): string | undefined =>
     /--from=(\S+)/.exec(copies.find((c) => what.test(c.args))?.args ?? '')?.[1];
@@ -173,6 +191,10 @@ describe('container image', () => {
         .replace('USER 1000:1000', 'USER root')
         .replace(/--omit=dev /g, '')
         .replace(/\s*&& test -f dist\/workflow-bundle\.js/, ''),
+    );
+    const noRebuild = parseDockerfile(dockerfile.replace(/\s*&& npm rebuild [^\\]*\\/, ''));
+    expect(dockerfileProblems(noRebuild, 1000).join('\n')).toMatch(
+      /@anthropic-ai\/claude-code: installed with --ignore-scripts and never rebuilt/,
     );
     const problems = dockerfileProblems(broken, 1000).join('\n');
     expect(problems).toMatch(/final USER root is not a numeric non-root uid/);
