@@ -5,10 +5,12 @@
  * so a command starts without the SDKs it does not need (the S3 SDK alone takes a second).
  */
 import type { CliContext } from './context';
+import { withLocalRunSettings } from './local-run';
 import { runCli } from './main';
 
 const context: CliContext = {
-  env: process.env,
+  // Without TEMPORAL_ADDRESS & co. in the environment, a running local run's settings file.
+  env: withLocalRunSettings(process.env, process.cwd()).env,
   output: {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),

@@ -3,10 +3,11 @@
  * and the test harness. Every child runs under `dev/watchdog.sh`, so it stops when this Node process
  * exits, however it exits.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../lib/contract';
 import { freePort } from '../lib/net';
@@ -62,6 +63,15 @@ export interface ServiceHandle {
   kill(): Promise<void>;
 }
 
+/** SIGKILL the direct children of `pid` (a watchdog's service). */
+function killChildren(pid: number | undefined): void {
+  try {
+    execFileSync('pkill', ['-KILL', '-P', String(pid)]);
+  } catch {
+    // none left
+  }
+}
+
 function supervise(
   name: string,
   port: number,
@@ -76,7 +86,11 @@ function supervise(
   const stop = async (graceMs = 10_000): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    // The service itself, then its watchdog: killing only the watchdog would orphan the service.
+    const timer = setTimeout(() => {
+      killChildren(child.pid);
+      child.kill('SIGKILL');
+    }, graceMs);
     await exited;
     clearTimeout(timer);
   };
@@ -87,12 +101,7 @@ function supervise(
     stop,
     kill: async () => {
       // The watchdog's only child is the service; kill it directly so the watchdog sees a crash.
-      const { execFileSync } = await import('node:child_process');
-      try {
-        execFileSync('pkill', ['-KILL', '-P', String(child.pid)]);
-      } catch {
-        /* already gone */
-      }
+      killChildren(child.pid);
       await exited;
     },
   };
@@ -155,22 +164,24 @@ export interface ValkeyOptions {
   /** Data directory with append-only persistence; omitted → no persistence. */
   dataDir?: string;
   logFile?: string;
+  /** Require this password (AUTH); the url then carries it. Kept in a config file, not in `ps`. */
+  password?: string;
 }
 
 /** Starts `valkey-server` (or `redis-server`) on 127.0.0.1. */
 export async function startValkey(options: ValkeyOptions = {}): Promise<ServiceHandle & { url: string }> {
   const { valkey } = toolPaths();
   const port = options.port ?? (await freePort());
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--protected-mode',
-    'no',
-    '--loglevel',
-    'warning',
-  ];
+  const args: string[] = [];
+  if (options.password !== undefined) {
+    const dir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bb-valkey-'));
+    fs.mkdirSync(dir, { recursive: true });
+    const conf = path.join(dir, 'auth.conf');
+    fs.writeFileSync(conf, `requirepass ${options.password}\n`, { mode: 0o600 });
+    // The config file comes first; the options after it override or add to it.
+    args.push(conf);
+  }
+  args.push('--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no', '--loglevel', 'warning');
   if (options.dataDir) {
     fs.mkdirSync(options.dataDir, { recursive: true });
     args.push('--dir', options.dataDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '60 1');
@@ -179,5 +190,6 @@ export async function startValkey(options: ValkeyOptions = {}): Promise<ServiceH
   }
   const handle = supervise('valkey', port, valkey, args, options.logFile);
   await waitForPort(port, 20_000);
-  return { ...handle, url: `redis://127.0.0.1:${port}` };
+  const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
+  return { ...handle, url: `redis://${auth}127.0.0.1:${port}` };
 }

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Runs a command and stops it when this script's stdin reaches EOF, i.e. when the parent process
 # holding the other end of the pipe exits for any reason (crash, SIGKILL, Ctrl-C). This is how the
-# test harness and the local run guarantee that no server outlives them.
+# test harness and the local run guarantee that no server outlives them. Stopping is SIGTERM, then
+# SIGKILL after WATCHDOG_GRACE_SECONDS (default 4) if the command is still there.
 "$@" </dev/null &
 child=$!
-stop() { kill -TERM "$child" 2>/dev/null || true; }
+grace=${WATCHDOG_GRACE_SECONDS:-4}
+killer=""
+stop() {
+  kill -TERM "$child" 2>/dev/null || true
+  if [ -z "$killer" ]; then
+    { sleep "$grace"; kill -KILL "$child" 2>/dev/null; } &
+    killer=$!
+  fi
+}
 trap stop TERM INT HUP
 # Background jobs get /dev/null as stdin unless redirected explicitly, hence fd 3.
 exec 3<&0
-{ while read -r _ <&3; do :; done; kill -TERM "$child" 2>/dev/null; } &
+{ while read -r _ <&3; do :; done; kill -TERM "$child" 2>/dev/null; sleep "$grace"; kill -KILL "$child" 2>/dev/null; } &
 guard=$!
 rc=0
 while :; do
@@ -23,5 +32,9 @@ if [ "$rc" -gt 128 ]; then
   again=$?
   [ "$again" -ne 127 ] && rc=$again
 fi
-kill "$guard" 2>/dev/null || true
+# The timers' sleeps go with them: nothing of this watchdog outlives the command.
+for t in "$guard" $killer; do
+  pkill -KILL -P "$t" 2>/dev/null || true
+  kill -KILL "$t" 2>/dev/null || true
+done
 exit "$rc"

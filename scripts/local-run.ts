@@ -7,15 +7,19 @@
  * - the scripted Messages API server with the demo persona, unless ANTHROPIC_API_KEY is set
  * - one coordinator, one runner and the skill-sync worker, as real processes, on the demo definitions
  *
- * Prints the addresses and a live progress line; Ctrl-C stops everything. `--test` runs the same
- * stack on free ports with in-memory Temporal and a temporary data folder, and prints one
- * `READY {json}` line with the addresses (the end-to-end test uses it).
+ * Prints the addresses and a live progress line; Ctrl-C (or SIGTERM, SIGHUP) stops everything
+ * within 5 s. Writes what the CLI needs to find it to `<data>/local-run.env` (cli/local-run.ts).
+ * Data lives in `.data/` (or BOTBURROW_LOCAL_DATA_DIR). `--test` runs the same stack on free ports
+ * with in-memory Temporal and a temporary data folder, and prints one `READY {json}` line with the
+ * addresses (the end-to-end test uses it).
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { localDataDir, writeLocalRunFile } from '../cli/local-run';
 import { createHubSimulator } from '../dev/hub-sim/server';
 import { createModelServer } from '../dev/model-server/server';
 import type { ServiceHandle } from '../dev/services';
@@ -38,7 +42,7 @@ async function main(): Promise<void> {
   const test = values.test;
   const dataDir = test
     ? fs.mkdtempSync(path.join(os.tmpdir(), 'botburrow-local-'))
-    : path.join(ROOT, '.data');
+    : localDataDir(process.env, ROOT);
   const logDir = path.join(dataDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
 
@@ -48,21 +52,25 @@ async function main(): Promise<void> {
   const closeables: Closeable[] = [];
   let stopping = false;
   let progressTimer: NodeJS.Timeout | undefined;
-  const stopAll = async (code: number): Promise<never> => {
-    if (!stopping) {
-      stopping = true;
-      clearInterval(progressTimer);
-      process.stdout.write('\nstopping…\n');
-      // Coordinator and runner first (they drain), then what they use.
-      await Promise.all(processes.map((h) => h.stop(20_000)));
-      await Promise.all(closeables.map((c) => c.close().catch(() => undefined)));
-      await Promise.all(services.map((h) => h.stop()));
-      if (test) fs.rmSync(dataDir, { recursive: true, force: true });
-    }
+  let settingsFile: string | undefined;
+  const stopAll = async (code: number): Promise<void> => {
+    // A second signal while stopping changes nothing: the stop is already bounded.
+    if (stopping) return;
+    stopping = true;
+    clearInterval(progressTimer);
+    process.stdout.write('\nstopping…\n');
+    if (settingsFile) fs.rmSync(settingsFile, { force: true });
+    // Coordinator and runner first (they drain, BOTBURROW_SHUTDOWN_GRACE below), then what they
+    // use; each step bounded so that everything is gone within 5 s of the signal.
+    const deadline = Date.now() + 4_500;
+    await Promise.all(processes.map((h) => h.stop(3_000)));
+    await Promise.all(closeables.map((c) => c.close().catch(() => undefined)));
+    await Promise.all(services.map((h) => h.stop(Math.max(500, deadline - Date.now()))));
+    if (test) fs.rmSync(dataDir, { recursive: true, force: true });
     process.exit(code);
   };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  // A terminal closing sends SIGHUP, a supervisor SIGTERM, Ctrl-C SIGINT: all stop the same way.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));
 
   const port = async (env: string, def: number): Promise<number> =>
     test ? freePort() : Number(process.env[env] ?? def);
@@ -87,6 +95,8 @@ async function main(): Promise<void> {
       }),
       startValkey({
         port: valkeyPort,
+        // Valkey requires authentication everywhere (DESIGN.md); a fresh password each run.
+        password: randomBytes(16).toString('hex'),
         dataDir: path.join(dataDir, 'valkey'),
         logFile: path.join(logDir, 'valkey.log'),
       }),
@@ -117,6 +127,8 @@ async function main(): Promise<void> {
       BOTBURROW_MIN_ACTIVATION_INTERVAL: '120',
       BOTBURROW_WORKSPACE_ROOT: path.join(dataDir, 'workspaces'),
       BOTBURROW_LOG_LEVEL: 'info',
+      // Stopping the local run is bounded (5 s): in-flight activities get 2 s to finish.
+      BOTBURROW_SHUTDOWN_GRACE: '2',
       ...(realModel
         ? { ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY ?? '' }
         : { ANTHROPIC_BASE_URL: model!.url, ANTHROPIC_API_KEY: 'scripted-model' }),
@@ -154,19 +166,31 @@ async function main(): Promise<void> {
       logs: logDir,
       env,
     };
+    // What the CLI needs to find this run (it reads the file when its environment names none).
+    settingsFile = writeLocalRunFile(dataDir, {
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: 'default',
+      BOTBURROW_REDIS_URL: valkey.url,
+      BOTBURROW_DEFINITIONS_STORE: 'local',
+      BOTBURROW_AGENT_DEFINITIONS_PATH: env.BOTBURROW_AGENT_DEFINITIONS_PATH!,
+    });
     if (test) {
-      process.stdout.write(`READY ${JSON.stringify(addresses)}\n`);
+      process.stdout.write(`READY ${JSON.stringify({ ...addresses, settingsFile })}\n`);
     } else {
+      const shownValkey = new URL(valkey.url);
+      shownValkey.password = '';
       process.stdout.write(
         [
           '',
           `Temporal Web UI  ${addresses.temporalUi}   (filter: BotburrowAgentId = "research-agent")`,
           `Temporal         ${addresses.temporal}`,
-          `Valkey           ${addresses.valkey}`,
+          `Valkey           ${shownValkey.href.replace(/\/$/, '')}   (password in ${settingsFile})`,
           `Hub simulator    ${addresses.hub}   (admin: ${addresses.hub}/_admin/state)`,
           `Model            ${realModel ? 'Anthropic API (ANTHROPIC_API_KEY)' : `scripted, ${addresses.model}`}`,
           `Metrics          ${addresses.coordinatorMetrics}  ${addresses.runnerMetrics}  ${addresses.skillSyncMetrics}`,
           `Logs             ${logDir}`,
+          `CLI settings     ${settingsFile}   (botburrow reads it when TEMPORAL_ADDRESS & co. are unset)`,
+          'Try the CLI      npm run -s botburrow -- activation run research-agent',
           'Press Ctrl-C to stop.',
           '',
         ].join('\n'),
@@ -176,12 +200,18 @@ async function main(): Promise<void> {
     closeables.push({ close: () => connection.close() });
     const client = new Client({ connection });
     const since = new Date(Date.now() - 60_000).toISOString();
-    progressTimer = setInterval(() => {
-      void progressLine(client, since).then(
-        (line) => process.stdout.write(test ? `${line}\n` : `\r${line}   `),
-        () => undefined,
-      );
-    }, 2000);
+    // On a terminal one line rewritten in place; into a file or pipe a line every 10 s (2 s with
+    // --test), never `\r` rewrites that pile up into one endless line.
+    const tty = process.stdout.isTTY === true;
+    progressTimer = setInterval(
+      () => {
+        void progressLine(client, since).then(
+          (line) => process.stdout.write(tty ? `\r${line}   ` : `${line}\n`),
+          () => undefined,
+        );
+      },
+      tty || test ? 2000 : 10_000,
+    );
   } catch (err) {
     process.stderr.write(`local run failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.stderr.write(`logs: ${logDir}\n`);

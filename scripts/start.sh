@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/provision.sh
-exec npx tsx scripts/local-run.ts "$@"
+# exec node itself (not npx, not the tsx CLI, which run the program as a grandchild): the pid the
+# caller got is the local run, so SIGINT, SIGTERM and SIGHUP from a terminal or supervisor reach it.
+exec node --import tsx scripts/local-run.ts "$@"
