@@ -3,14 +3,17 @@
  * for the help text) and the function that runs it.
  */
 import { checkAgentId } from '../lib/definitions/registry';
+import type { Settings } from '../lib/config';
 import type { CommandDeps } from './context';
-import { usageError } from './errors';
+import { CliError, ExitCode, usageError } from './errors';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
   /** Placeholder shown in help, e.g. `s` for `--timeout s`. */
   value?: string;
   description: string;
+  /** The default as the settings make it, shown in help, e.g. `900 s: BOTBURROW_ACTIVATION_TIMEOUT + 300`. */
+  shownDefault?: (s: Settings) => string;
 }
 
 export interface Parsed {
@@ -65,4 +68,32 @@ export function intOption(p: Parsed, name: string, fallback: number, max = 1_000
     throw usageError(`--${name} must be a whole number between 1 and ${max}, got '${raw}'`);
   }
   return Number(raw);
+}
+
+/** True when the definition store has `agents/<agentId>/config.yaml` (exit 1 when unreadable). */
+export async function agentExists(d: CommandDeps, agentId: string): Promise<boolean> {
+  const defs = await d.definitions();
+  try {
+    return await defs.exists(agentId);
+  } catch (err) {
+    throw new CliError(
+      ExitCode.failed,
+      `cannot read agent definitions from ${defs.where}: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Exit 3 with a one-line hint unless the definition store has the agent. */
+export async function requireAgent(d: CommandDeps, agentId: string): Promise<void> {
+  if (!(await agentExists(d, agentId))) throw await noSuchAgent(d, agentId);
+}
+
+/** The "no such agent" error: where the CLI looked, and which setting selects it. */
+export async function noSuchAgent(d: CommandDeps, agentId: string): Promise<CliError> {
+  const defs = await d.definitions();
+  return new CliError(
+    ExitCode.notFound,
+    `no agent '${agentId}': agents/${agentId}/config.yaml is not in ${defs.where} ` +
+      '(BOTBURROW_DEFINITIONS_STORE / BOTBURROW_AGENT_DEFINITIONS_PATH must point at the store the runners use)',
+  );
 }

@@ -63,11 +63,12 @@ Run 'botburrow <command> --help' for a command's arguments and options.
 ${HELP_TAIL}`;
 }
 
-/** The help text of one command. */
-export function commandHelp(c: CommandSpec): string {
+/** The help text of one command; with `settings`, the defaults they make. */
+export function commandHelp(c: CommandSpec, settings?: Settings): string {
   const opts = Object.entries(c.options).map(([name, o]) => {
     const flag = o.type === 'string' ? `--${name} ${o.value ?? 'value'}` : `--${name}`;
-    return [flag, o.description] as const;
+    const shown = settings && o.shownDefault ? ` (default ${o.shownDefault(settings)})` : '';
+    return [flag, `${o.description}${shown}`] as const;
   });
   opts.push(['--json', 'machine-readable output']);
   const width = Math.max(...opts.map(([f]) => f.length));
@@ -95,6 +96,39 @@ function groupUsage(group: string): string {
     .join('\n');
 }
 
+/**
+ * `--limit -3` as `--limit=-3`: parseArgs takes a value starting with '-' for an option, but a
+ * negative number is plainly meant as the value, and the option's own check then says what is wrong.
+ */
+function joinNegativeValues(c: CommandSpec, argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && c.options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** One line for a parseArgs error, in the CLI's words (its own are several lines of advice). */
+function parseArgsMessage(c: CommandSpec, err: Error & { code?: string }): string {
+  const name = /'--([a-z-]+)/.exec(err.message)?.[1];
+  const option = name === undefined ? undefined : c.options[name];
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option?.type === 'string') {
+    return /ambiguous/.test(err.message)
+      ? `--${name} needs a value; one starting with '-' is written --${name}=-x`
+      : `--${name} needs a value (${option.value ?? 'value'})`;
+  }
+  // Other parseArgs messages are precise ("Unknown option '--x'"); keep their first sentence.
+  return err.message.replace(/\. To specify a positional.*$/s, '').split('\n')[0]!;
+}
+
 /** Parses a command's arguments; throws a usage error naming the problem. */
 export function parseCommandArgs(
   c: CommandSpec,
@@ -107,10 +141,9 @@ export function parseCommandArgs(
   for (const [name, o] of Object.entries(c.options)) options[name] = { type: o.type };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(c, argv), options, allowPositionals: true, strict: true });
   } catch (err) {
-    // parseArgs messages are precise ("Unknown option '--x'"); drop its advice about '--' here.
-    throw usageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''), synopsis(c));
+    throw usageError(parseArgsMessage(c, err as Error & { code?: string }), synopsis(c));
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const help = values.help === true;
@@ -170,7 +203,13 @@ export async function runCli(rawArgv: readonly string[], ctx: CliContext): Promi
   try {
     const parsed = parseCommandArgs(command, rest);
     if (parsed.help) {
-      output.out(commandHelp(command));
+      let settings: Settings | undefined;
+      try {
+        settings = loadSettings(ctx.env);
+      } catch {
+        // Help without the defaults a malformed environment would give.
+      }
+      output.out(commandHelp(command, settings));
       return ExitCode.ok;
     }
     let settings: Settings;

@@ -9,9 +9,9 @@ import type {
   ActivationTrigger,
 } from '../../lib/contract';
 import type { ActivationStatus } from '../../workflows/activation';
-import { agentArg, intOption, stringOption } from '../command';
+import { agentArg, agentExists, intOption, noSuchAgent, requireAgent, stringOption } from '../command';
 import type { CommandSpec, Parsed } from '../command';
-import type { ActivationRef, ActivationSummary } from '../context';
+import type { ActivationRef, ActivationSummary, CommandDeps } from '../context';
 import { CliError, ExitCode, OUTCOME_EXIT_CODES, usageError } from '../errors';
 import { formatDuration, formatTime, formatUsd, keyValues, parseSince, shortId, table } from '../format';
 
@@ -78,6 +78,7 @@ const run: CommandSpec = {
       type: 'string',
       value: 's',
       description: 'stop waiting after s seconds (exit 6; the activation goes on)',
+      shownDefault: (s) => `${s.activationTimeout + 300} s: BOTBURROW_ACTIVATION_TIMEOUT + 300`,
     },
   },
   details: [
@@ -92,23 +93,7 @@ const run: CommandSpec = {
     if (p.options.wait === true && p.options['no-wait'] === true)
       throw usageError('--wait and --no-wait contradict each other');
     const timeoutS = intOption(p, 'timeout', d.settings.activationTimeout + 300, 7 * 86400);
-    const defs = await d.definitions();
-    let exists: boolean;
-    try {
-      exists = await defs.exists(agentId);
-    } catch (err) {
-      throw new CliError(
-        ExitCode.failed,
-        `cannot read agent definitions from ${defs.where}: ${(err as Error).message}`,
-      );
-    }
-    if (!exists) {
-      throw new CliError(
-        ExitCode.notFound,
-        `no agent '${agentId}': agents/${agentId}/config.yaml is not in ${defs.where} ` +
-          '(BOTBURROW_DEFINITIONS_STORE / BOTBURROW_AGENT_DEFINITIONS_PATH must point at the store the runners use)',
-      );
-    }
+    await requireAgent(d, agentId);
 
     const temporal = await d.temporal();
     const workflowId = activationWorkflowId(agentId);
@@ -202,6 +187,9 @@ const list: CommandSpec = {
     const limit = intOption(p, 'limit', 20, 10_000);
     const temporal = await d.temporal();
     const rows = await temporal.list(listQuery(filter), limit);
+    if (rows.length === 0 && filter.agent !== undefined && !(await agentExists(d, filter.agent))) {
+      throw await noSuchAgent(d, filter.agent);
+    }
     const now = d.now();
     d.output.out(
       d.json
@@ -304,7 +292,10 @@ export function formatStatus(
   return keyValues(lines);
 }
 
-function notFound(agentId: string): CliError {
+/** No workflow of `agentId`: a missing definition says so, else how to start one. */
+async function notFound(d: CommandDeps, agentId: string): Promise<CliError> {
+  // A run of an agent whose definition was since removed is still shown: only now ask the store.
+  if (!(await agentExists(d, agentId))) return noSuchAgent(d, agentId);
   return new CliError(
     ExitCode.notFound,
     `no activation of '${agentId}' (workflow ${activationWorkflowId(agentId)}) in this namespace; ` +
@@ -321,7 +312,7 @@ const status: CommandSpec = {
     const agentId = agentArg(p);
     const temporal = await d.temporal();
     const a = await temporal.describe(activationWorkflowId(agentId));
-    if (!a) throw notFound(agentId);
+    if (!a) throw await notFound(d, agentId);
     let live: ActivationStatus | undefined;
     let liveError: string | undefined;
     let result: ActivationResult | undefined;
@@ -366,7 +357,7 @@ const cancel: CommandSpec = {
     const timeoutS = intOption(p, 'timeout', 60, 86400);
     const temporal = await d.temporal();
     const a = await temporal.describe(activationWorkflowId(agentId));
-    if (!a) throw notFound(agentId);
+    if (!a) throw await notFound(d, agentId);
     if (a.status !== 'RUNNING') {
       d.output.out(
         d.json

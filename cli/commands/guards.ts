@@ -3,7 +3,7 @@
  * Valkey state the runners consult, read and changed through the same guard classes they use.
  */
 import type { BreakerStatus, BudgetAmount, BudgetStatus } from '../../lib/guards';
-import { agentArg, stringOption } from '../command';
+import { agentArg, requireAgent, stringOption } from '../command';
 import type { CommandSpec } from '../command';
 import { ExitCode } from '../errors';
 import { formatDuration, formatTime, formatUsd, keyValues, table } from '../format';
@@ -21,6 +21,7 @@ const pause: CommandSpec = {
   },
   async run(p, d) {
     const agentId = agentArg(p);
+    await requireAgent(d, agentId);
     const valkey = await d.valkey();
     const before = await valkey.isPaused(agentId);
     await valkey.pause(agentId, stringOption(p, 'reason'));
@@ -41,6 +42,7 @@ const resume: CommandSpec = {
   options: {},
   async run(p, d) {
     const agentId = agentArg(p);
+    await requireAgent(d, agentId);
     const valkey = await d.valkey();
     const before = await valkey.isPaused(agentId);
     await valkey.resume(agentId);
@@ -86,6 +88,7 @@ const breakerShow: CommandSpec = {
   options: {},
   async run(p, d) {
     const agentId = agentArg(p);
+    await requireAgent(d, agentId);
     const b = await (await d.valkey()).breakerStatus(agentId);
     d.output.out(
       d.json ? JSON.stringify(breakerJson(agentId, b), null, 2) : formatBreaker(agentId, b, d.now()),
@@ -101,6 +104,7 @@ const breakerReset: CommandSpec = {
   options: {},
   async run(p, d) {
     const agentId = agentArg(p);
+    await requireAgent(d, agentId);
     const valkey = await d.valkey();
     const before = await valkey.breakerStatus(agentId);
     await valkey.breakerReset(agentId);
@@ -144,6 +148,7 @@ const budgetShow: CommandSpec = {
   details: ['RESERVED is held by open reservations of activations in flight (they expire if never settled).'],
   async run(p, d) {
     const agentId = agentArg(p);
+    await requireAgent(d, agentId);
     const s = await (await d.valkey()).budgetStatus(agentId);
     d.output.out(d.json ? JSON.stringify(s, null, 2) : formatBudget(s));
     return ExitCode.ok;
@@ -158,6 +163,7 @@ const cacheInvalidate: CommandSpec = {
   options: {},
   async run(p, d) {
     const agentId = p.args.agent === undefined ? undefined : agentArg(p);
+    if (agentId !== undefined) await requireAgent(d, agentId);
     const valkey = await d.valkey();
     const dropped = await valkey.invalidateCache(agentId);
     const what = agentId === undefined ? 'all agents and the skill library' : agentId;

@@ -216,7 +216,7 @@ describe('botburrow CLI against a real stack', () => {
   });
 
   it('breaker show reports an open breaker after five failures; breaker reset closes it', async () => {
-    const agentId = 'cli-breaker';
+    const agentId = await stack.addAgent('cli-breaker');
     for (let i = 0; i < 5; i++) await stack.guards.breaker.recordFailure(agentId);
     const shown = await run('breaker', 'show', agentId, '--json');
     expect(shown.code, shown.stderr).toBe(0);
@@ -235,6 +235,7 @@ describe('botburrow CLI against a real stack', () => {
 
   it('not found, bad usage, a wrong namespace and unreachable servers have their exit codes and say what to do', async () => {
     const [temporalPort, valkeyPort] = [await freePort(), await freePort()];
+    const idle = await stack.addAgent('cli-idle');
     const bare = unique('ns-bare');
     const connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS! });
     await connection.workflowService.registerNamespace({
@@ -242,27 +243,33 @@ describe('botburrow CLI against a real stack', () => {
       workflowExecutionRetentionPeriod: msToTs(3600 * 1000),
     });
     await connection.close();
-    const [noRun, noAgent, usage, help, noAttributes, noNamespace, noTemporal, noValkey] = await Promise.all([
-      run('activation', 'status', 'never-ran'),
-      run('activation', 'run', 'no-such-agent'),
-      run('activation', 'run'),
-      run('--help'),
-      cli({ ...stack.env, TEMPORAL_NAMESPACE: bare }, 'activation', 'list', '--agent', 'cli-ok'),
-      cli({ ...stack.env, TEMPORAL_NAMESPACE: 'no-such-namespace' }, 'activation', 'list'),
-      cli({ ...stack.env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}` }, 'activation', 'list'),
-      cli(
-        { ...stack.env, BOTBURROW_REDIS_URL: `redis://127.0.0.1:${valkeyPort}` },
-        'breaker',
-        'show',
-        'some-agent',
-      ),
-    ]);
+    const [noRun, noAgent, noAgentGuard, usage, help, noAttributes, noNamespace, noTemporal, noValkey] =
+      await Promise.all([
+        run('activation', 'status', idle),
+        run('activation', 'run', 'no-such-agent'),
+        run('agent', 'pause', 'no-such-agent'),
+        run('activation', 'run'),
+        run('--help'),
+        cli({ ...stack.env, TEMPORAL_NAMESPACE: bare }, 'activation', 'list', '--agent', 'cli-ok'),
+        cli({ ...stack.env, TEMPORAL_NAMESPACE: 'no-such-namespace' }, 'activation', 'list'),
+        cli({ ...stack.env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}` }, 'activation', 'list'),
+        cli(
+          { ...stack.env, BOTBURROW_REDIS_URL: `redis://127.0.0.1:${valkeyPort}` },
+          'breaker',
+          'show',
+          idle,
+        ),
+      ]);
     expect(noRun.code, noRun.stderr).toBe(3);
     expect(noRun.stderr).toMatch(
-      /no activation of 'never-ran'.*start one with: botburrow activation run never-ran/,
+      new RegExp(`no activation of '${idle}'.*start one with: botburrow activation run ${idle}`),
     );
     expect(noAgent.code, noAgent.stderr).toBe(3);
     expect(noAgent.stderr).toMatch(/no agent 'no-such-agent': agents\/no-such-agent\/config\.yaml is not in/);
+    // A pause flag is never written for an agent that does not exist.
+    expect(noAgentGuard.code, noAgentGuard.stderr).toBe(3);
+    expect(noAgentGuard.stderr.trim().split('\n')).toHaveLength(1);
+    expect((await stack.guards.pause.isPaused('no-such-agent')).paused).toBe(false);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/missing <agent>\nusage: botburrow activation run <agent>/);
     expect(help.code).toBe(0);

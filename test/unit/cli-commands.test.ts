@@ -192,6 +192,15 @@ describe('cli usage', () => {
     [['activation', 'list', '--outcome', 'great'], /--outcome must be one of succeeded/],
     [['activation', 'list', '--since', 'yesterday'], /--since must be an age/],
     [['activation', 'list', '--limit', 'many'], /--limit must be a whole number/],
+    [
+      ['activation', 'list', '--limit', '-3'],
+      /^botburrow activation list: --limit must be a whole number between 1 and 10000, got '-3'$/m,
+    ],
+    [['activation', 'list', '--limit'], /^botburrow activation list: --limit needs a value \(n\)$/m],
+    [
+      ['agent', 'pause', 'ann', '--reason', '-x'],
+      /--reason needs a value; one starting with '-' is written --reason=-x/,
+    ],
     [['budget', 'show'], /missing <agent>/],
   ])('%j is a usage error (exit 2) that says why', async (argv, message) => {
     const h = harness();
@@ -218,6 +227,20 @@ describe('cli usage', () => {
     expect(await cli(h, 'breaker', '--help')).toBe(0);
     expect(h.stdout[0]).toBe(
       'Usage:\n  botburrow breaker show <agent> [--json]\n  botburrow breaker reset <agent> [--json]',
+    );
+  });
+
+  it.each([
+    [{}, 'default 900'],
+    [{ BOTBURROW_ACTIVATION_TIMEOUT: '100' }, 'default 400'],
+  ])('activation run --help shows the default wait (%j)', async (env, shown) => {
+    const h = harness({ env });
+    expect(await cli(h, 'activation', 'run', '--help')).toBe(0);
+    expect(h.stdout.join('\n')).toMatch(
+      new RegExp(
+        `^ +--timeout s +stop waiting after s seconds .*\\(${shown} s: BOTBURROW_ACTIVATION_TIMEOUT \\+ 300\\)$`,
+        'm',
+      ),
     );
   });
 
@@ -476,6 +499,52 @@ describe('activation list, status, cancel', () => {
     expect(h.temporal.cancel).not.toHaveBeenCalled();
     expect(h.stdout[0]).toMatch(/was not running \(latest run run-1-ab is COMPLETED\): nothing to cancel/);
     expect(await cli(harness(), 'activation', 'cancel', 'ann')).toBe(ExitCode.notFound);
+  });
+});
+
+describe('commands that name an agent', () => {
+  const named: string[][] = [
+    ['agent', 'pause', 'ghost'],
+    ['agent', 'resume', 'ghost'],
+    ['breaker', 'show', 'ghost'],
+    ['breaker', 'reset', 'ghost'],
+    ['budget', 'show', 'ghost'],
+    ['cache', 'invalidate', 'ghost'],
+    ['activation', 'status', 'ghost'],
+    ['activation', 'cancel', 'ghost'],
+    ['activation', 'list', '--agent', 'ghost'],
+  ];
+
+  it.each(named)(
+    '%s %s refuses an agent without a definition: exit 3, one line, nothing changed',
+    async (...argv) => {
+      const h = harness({ exists: false });
+      expect(await cli(h, ...argv)).toBe(ExitCode.notFound);
+      expect(h.stderr).toHaveLength(1);
+      expect(h.stderr[0]).toMatch(
+        new RegExp(
+          `^botburrow ${argv[0]} ${argv[1]}: no agent 'ghost': agents/ghost/config\\.yaml is not in folder \\./defs \\(.*\\)$`,
+        ),
+      );
+      expect(h.stdout).toEqual([]);
+      for (const call of [h.valkey.pause, h.valkey.resume, h.valkey.breakerReset, h.valkey.invalidateCache]) {
+        expect(call).not.toHaveBeenCalled();
+      }
+      expect(h.temporal.cancel).not.toHaveBeenCalled();
+    },
+  );
+
+  it.each(named)('%s %s goes ahead for an agent that exists', async (...argv) => {
+    const h = harness({ exists: true });
+    const code = await cli(h, ...argv);
+    // status and cancel of an agent that never ran are "no activation" (also 3), with a hint to run one.
+    if (code === ExitCode.notFound) expect(h.stderr.join('\n')).toMatch(/no activation of 'ghost'/);
+    else expect(code).toBe(ExitCode.ok);
+  });
+
+  it('cache invalidate without an agent needs no definition', async () => {
+    const h = harness({ exists: false });
+    expect(await cli(h, 'cache', 'invalidate')).toBe(0);
   });
 });
 
