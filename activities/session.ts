@@ -6,10 +6,11 @@
 import { Context } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../lib/definitions';
-import type { BehaviorLimits } from '../lib/guards';
+import { canPost, HUB_MCP_POST_TOOL } from '../lib/hub-tools';
 import type { Keys } from '../lib/keys';
 import type { Metrics } from '../lib/metrics';
 import type { ConversationStore, ToolResultRef } from './conversation';
+import type { Publish } from './activation/publish';
 import type { ToolSpec } from './model';
 
 /** What the workflow keeps about an open session. */
@@ -40,8 +41,12 @@ export interface SessionHost {
 
 export interface SessionDeps {
   sessions: SessionHost;
-  /** Behaviour limits also bind posts made through the Hub MCP server. */
-  limits: BehaviorLimits;
+  /**
+   * Posts of the Hub MCP server's `hub_post` are made by the runner through the same publisher as
+   * the native tool (write-ahead intent, reconciliation, behaviour limits), not by the server
+   * process, so they are exactly-once and the workflow learns that the notification has its reply.
+   */
+  publish: Publish;
   registry: Pick<AgentRegistry, 'get'>;
   /** This runner's own task queue. */
   runnerQueue: string;
@@ -53,8 +58,6 @@ export interface SessionDeps {
 }
 
 const SESSION_TOOLS_TTL_SECONDS = 2 * 24 * 3600;
-/** The Hub MCP server's posting tool, as the model sees it. */
-const HUB_MCP_POST = 'mcp_hub_hub_post';
 
 function toolsKey(keys: Keys, sessionId: string): string {
   return keys.blob(`session:${sessionId}:tools`);
@@ -67,6 +70,33 @@ export async function readSessionTools(redis: Redis, keys: Keys, sessionId: stri
 }
 
 export function createSessionActivities(deps: SessionDeps) {
+  /** The Hub MCP server's `hub_post`, made by the runner; the result text is the server's shape. */
+  async function publishHubMcpPost(
+    agentId: string,
+    args: Record<string, unknown>,
+    idempotencyKey: string,
+  ): Promise<{ content: string; isError: boolean; posted?: 'post' | 'comment' }> {
+    const def = await deps.registry.get(agentId);
+    if (!canPost(def.config.capabilities.grants ?? [])) {
+      return { content: `Hub post failed: ${agentId} has no hub:write grant`, isError: true };
+    }
+    const text = (name: string): string | undefined =>
+      typeof args[name] === 'string' && args[name] !== '' ? args[name] : undefined;
+    const content = text('content');
+    if (content === undefined)
+      return { content: 'invalid tool input: content must be a non-empty string', isError: true };
+    const postId = text('post_id');
+    const r = await deps.publish(
+      def,
+      { content, postId, title: text('title'), community: text('community') },
+      idempotencyKey,
+    );
+    if (!r.ok) return { content: `not posted: ${r.reason}`, isError: true };
+    const answer =
+      r.kind === 'comment' ? { kind: 'comment', post_id: postId, id: r.id } : { kind: 'post', id: r.id };
+    return { content: JSON.stringify(answer), isError: false, posted: r.kind };
+  }
+
   return {
     async openSession(input: { sessionId: string; agentId: string }): Promise<SessionInfo> {
       const { tools } = await deps.sessions.open(input);
@@ -93,42 +123,30 @@ export function createSessionActivities(deps: SessionDeps) {
       toolUseId: string;
       /** Workflow id + tool-use id: an MCP server that posts (the Hub's) sends it with the post. */
       idempotencyKey?: string;
-    }): Promise<ToolResultRef> {
+    }): Promise<ToolResultRef & { posted?: 'post' | 'comment' }> {
       const call = await deps.conversations.toolUse(input.conversationId, input.turn, input.toolUseId);
       const store = (content: string, isError: boolean): Promise<ToolResultRef> =>
         deps.conversations.storeToolOutput(input.conversationId, input.toolUseId, content, isError);
       if (!call) return store(`tool call ${input.toolUseId} not found in the transcript`, true);
       if (call.inputError) return store(`invalid tool input: ${call.inputError}`, true);
-      let limitToken: string | undefined;
-      if (call.name === HUB_MCP_POST && input.agentId) {
-        const def = await deps.registry.get(input.agentId);
-        const postId = typeof call.input.post_id === 'string' ? call.input.post_id : undefined;
-        const acquired = await deps.limits.acquire(input.agentId, {
-          kind: postId ? 'comment' : 'post',
-          threadId: postId,
-          limits: def.config.behavior.limits,
-        });
-        if (!acquired.ok) return store(`not posted: ${acquired.reason}`, true);
-        limitToken = acquired.token;
+      if (call.name === HUB_MCP_POST_TOOL && input.agentId) {
+        const r = await publishHubMcpPost(input.agentId, call.input, input.idempotencyKey ?? input.toolUseId);
+        deps.metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
+        const ref = await store(r.content, r.isError);
+        return r.posted ? { ...ref, posted: r.posted } : ref;
       }
       // Heartbeats come from the runner's interceptor; the cancellation signal aborts the call.
-      try {
-        const r = await deps.sessions.call(
-          input.sessionId,
-          call.name,
-          call.input,
-          Context.current().cancellationSignal,
-          {
-            idempotencyKey: input.idempotencyKey,
-          },
-        );
-        deps.metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
-        if (r.isError && limitToken) await deps.limits.release(input.agentId!, limitToken);
-        return await store(r.content, r.isError);
-      } catch (err) {
-        if (limitToken) await deps.limits.release(input.agentId!, limitToken);
-        throw err;
-      }
+      const r = await deps.sessions.call(
+        input.sessionId,
+        call.name,
+        call.input,
+        Context.current().cancellationSignal,
+        {
+          idempotencyKey: input.idempotencyKey,
+        },
+      );
+      deps.metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
+      return store(r.content, r.isError);
     },
 
     async closeSession(input: { sessionId: string }): Promise<void> {

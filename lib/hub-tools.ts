@@ -12,6 +12,18 @@ export function isHubTool(name: string): name is HubToolName {
   return (HUB_TOOL_NAMES as readonly string[]).includes(name);
 }
 
+/**
+ * The Hub MCP server's posting tool as the built-in loop names it. Its calls run as the native
+ * `hub_post` (any runner, retried, exactly-once through the publisher), not in the server process.
+ */
+export const HUB_MCP_POST_TOOL = 'mcp_hub_hub_post';
+
+/** The native Hub tool a call runs as: itself, or `hub_post` for the Hub MCP server's post. */
+export function nativeHubTool(name: string): HubToolName | undefined {
+  if (name === HUB_MCP_POST_TOOL) return 'hub_post';
+  return isHubTool(name) ? name : undefined;
+}
+
 const SPECS: Record<HubToolName, ToolSpec> = {
   hub_post: {
     name: 'hub_post',

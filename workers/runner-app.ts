@@ -15,7 +15,7 @@ import { cliExecutors, createCliActivities } from '../activities/executors';
 import type { CliExecutor } from '../activities/executors';
 import { ConversationStore } from '../activities/conversation';
 import { heartbeatInterceptor } from '../activities/heartbeat';
-import { createAnthropicClient } from '../activities/model';
+import { ModelProviders } from '../activities/models/providers';
 import type { SessionHost } from '../activities/session';
 import { createSessionActivities, readSessionTools } from '../activities/session';
 import { sandboxFromSettings } from '../activities/sandbox';
@@ -41,6 +41,8 @@ export interface RunnerOptions {
   runnerId?: string;
   /** The CLI executors by agent type; default: activities/executors `cliExecutors()`. */
   executors?: Record<string, CliExecutor>;
+  /** Where the model key variables of BOTBURROW_MODEL_KEY_ENVS are read; default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface Runner {
@@ -95,14 +97,16 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
   });
   const guards = createGuards(redis, keys, settings, { metrics });
   const conversations = new ConversationStore(redis, keys);
-  const anthropic = createAnthropicClient({
-    apiKey: settings.anthropicApiKey ?? (settings.anthropicBaseUrl ? 'scripted' : undefined),
-    baseURL: settings.anthropicBaseUrl,
-    timeoutMs: 280_000,
-  });
+  const models = modelProviders(settings, o.env ?? process.env);
+  // Said once rather than silently: the Messages API version the SDK speaks refuses sampling knobs.
+  log.info(
+    'brain.temperature is sent to OpenAI-compatible providers (openai, google, local) but not to anthropic: Messages API version 2026-10-21 refuses temperature, top_p and top_k',
+  );
   const sandbox = await sandboxFromSettings(settings, log);
   const sessionHost = (o.sessions ?? createSessionManager)({ logger: log, settings, sandbox });
   const ownQueue = runnerQueue(runnerId);
+  // One publisher for every path that posts: native tool, final reply, Hub MCP (loop and CLIs).
+  const publish = createPublisher({ hub, redis, keys, limits: guards.limits });
 
   const activationActivities = createActivationActivities({
     hub,
@@ -110,7 +114,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     skills,
     ...guards,
     conversations,
-    anthropic,
+    models,
     redis,
     keys,
     metrics,
@@ -119,6 +123,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
       activationTimeoutSeconds: settings.activationTimeout,
       maxIterations: settings.maxIterations,
       priceTable: settings.priceTable,
+      unknownModelPrice: settings.unknownModelPrice,
       hubBudgetCheck: settings.hubBudgetCheck,
     },
     sessionTools: (sessionId) => readSessionTools(redis, keys, sessionId),
@@ -132,7 +137,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     metrics,
     logger: log,
     hub,
-    publish: createPublisher({ hub, redis, keys, limits: guards.limits }),
+    publish,
     sessions: sessionHost,
     sessionTools: (sessionId) => readSessionTools(redis, keys, sessionId),
     sandbox,
@@ -145,7 +150,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
   });
   const sessionActivities = createSessionActivities({
     sessions: sessionHost,
-    limits: guards.limits,
+    publish,
     registry,
     runnerQueue: ownQueue,
     callTimeoutSeconds: settings.mcpTimeout,
@@ -220,6 +225,32 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
       }
     },
   };
+}
+
+/**
+ * The runner's model clients: the values of the allow-listed key variables are read here, once
+ * (`ANTHROPIC_API_KEY` from settings first), and handed to nothing but the SDK clients.
+ */
+function modelProviders(
+  settings: Settings,
+  env: Readonly<Record<string, string | undefined>>,
+): ModelProviders {
+  const keys: Record<string, string | undefined> = {};
+  for (const name of settings.modelKeyEnvs) keys[name] = env[name];
+  if (settings.anthropicApiKey !== undefined) keys.ANTHROPIC_API_KEY = settings.anthropicApiKey;
+  return new ModelProviders(
+    {
+      keyEnvs: settings.modelKeyEnvs,
+      apiHosts: settings.modelApiHosts,
+      baseUrls: {
+        ...(settings.anthropicBaseUrl !== undefined && { anthropic: settings.anthropicBaseUrl }),
+        ...(settings.openaiBaseUrl !== undefined && { openai: settings.openaiBaseUrl }),
+        ...(settings.geminiBaseUrl !== undefined && { google: settings.geminiBaseUrl }),
+      },
+      timeoutMs: 280_000,
+    },
+    keys,
+  );
 }
 
 function temporalOptions(settings: Settings): Parameters<typeof NativeConnection.connect>[0] {

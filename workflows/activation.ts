@@ -34,7 +34,7 @@ import type { ActivationInput, ActivationOutcome, ActivationResult, ExecutorProg
 import { EXECUTOR_PROGRESS_SIGNAL, SearchAttr } from '../lib/contract';
 import { FailureType } from '../lib/errors';
 import type { HubNotification } from '../lib/hub/types';
-import { isHubTool } from '../lib/hub-tools';
+import { HUB_MCP_POST_TOOL, isHubTool } from '../lib/hub-tools';
 import { isNoResponse, shouldRespond } from '../lib/prompts';
 
 export interface CancelInput {
@@ -75,6 +75,12 @@ export const executorProgressSignal = defineSignal<[ExecutorProgress]>(EXECUTOR_
  * steps as local activities.
  */
 const LEAN_HISTORY_PATCH = 'lean-history';
+
+/**
+ * The Hub MCP server's `hub_post` runs as the native Hub tool activity (retried on any runner,
+ * exactly-once, and the run learns it replied); older runs called it on the session's runner.
+ */
+const HUB_MCP_POST_PATCH = 'hub-mcp-post-native';
 
 const nonRetryable = [FailureType.definition, FailureType.llmNonRetryable, FailureType.unsupportedAgentType];
 
@@ -615,7 +621,7 @@ async function runTool(
     toolUseId: call.id,
     idempotencyKey: `${info.workflowId}:${call.id}`,
   };
-  if (isHubTool(call.name)) {
+  if (isHubTool(call.name) || (call.name === HUB_MCP_POST_TOOL && patched(HUB_MCP_POST_PATCH))) {
     return tools.hubTool.executeWithOptions({ summary: `hub ${call.name}` }, [args]);
   }
   if (!state.session) {

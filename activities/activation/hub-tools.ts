@@ -1,7 +1,7 @@
 /** The built-in loop's native Hub tools (`hubTool`) and the workflow's final reply (`postReply`). */
 import type { AgentDefinition } from '../../lib/definitions';
 import { HubHttpError } from '../../lib/errors';
-import { canPost, hubToolSpecs, isHubTool } from '../../lib/hub-tools';
+import { canPost, hubToolSpecs, nativeHubTool } from '../../lib/hub-tools';
 import type { ToolResultRef } from '../conversation';
 import { loadDefinition, withCancellation } from './definition';
 import type { Publish } from './publish';
@@ -57,7 +57,9 @@ export function createHubToolActivities(deps: HubToolDeps) {
         return {
           content: JSON.stringify({ created: result.kind, id: result.id }),
           isError: false,
-          posted: result.replayed ? undefined : result.kind,
+          // A replayed record is this call's own earlier post (an attempt whose answer was lost):
+          // it still counts, and still means the notification has its reply.
+          posted: result.kind,
         };
       }
       case 'hub_search': {
@@ -105,11 +107,12 @@ export function createHubToolActivities(deps: HubToolDeps) {
         conversations.storeToolOutput(input.conversationId, input.toolUseId, content, isError);
       if (!call) return store(`tool call ${input.toolUseId} not found in the transcript`, true);
       if (call.inputError) return store(`invalid tool input: ${call.inputError}`, true);
-      if (!isHubTool(call.name)) return store(`unknown tool ${call.name}`, true);
+      const name = nativeHubTool(call.name);
+      if (name === undefined) return store(`unknown tool ${call.name}`, true);
       const def = await loadDefinition(deps.registry, input.agentId);
       try {
         const r = await withCancellation((signal) =>
-          runHubTool(def, call.name, call.input, input.idempotencyKey, signal),
+          runHubTool(def, name, call.input, input.idempotencyKey, signal),
         );
         metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
         const ref = await store(r.content, r.isError);
@@ -137,7 +140,7 @@ export function createHubToolActivities(deps: HubToolDeps) {
       }
       const r = await publish(def, { content: input.content, postId: input.postId }, input.idempotencyKey);
       if (!r.ok) return { posted: false, reason: r.reason };
-      return { posted: !r.replayed };
+      return { posted: true };
     },
   };
 }

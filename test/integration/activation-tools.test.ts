@@ -147,7 +147,7 @@ describe('activations with MCP tools', () => {
         'llm #1 claude-sonnet-4',
         'mcp everything.echo',
         'mcp filesystem.write_file',
-        'mcp hub.hub_post',
+        'hub mcp_hub_hub_post',
       ]),
     );
     runner.shutdown();
