@@ -8,6 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../lib/keys';
+import type { ModelProvider } from '../lib/pricing';
 import type { ModelContent, ToolSpec } from './model';
 
 /** How long transcripts are kept after their last write (for debugging and replays of stuck runs). */
@@ -19,6 +20,12 @@ export const MAX_TOOL_OUTPUT_TO_MODEL = 100_000;
 
 export interface ConversationSetup {
   agentId: string;
+  /** `brain.provider`; absent in setups from before providers: anthropic. */
+  provider?: ModelProvider;
+  /** `brain.api_base`, checked against the runner's allow-list at each call. */
+  apiBase?: string;
+  /** `brain.api_key_env`: the NAME of the runner variable holding the key, never the key. */
+  apiKeyEnv?: string;
   model: string;
   system: string;
   tools: ToolSpec[];

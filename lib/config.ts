@@ -115,6 +115,16 @@ const priceTable = json<PriceTable>(
   isRecordOf((o) => isObject(o) && typeof o.input === 'number' && typeof o.output === 'number'),
 );
 
+const price = json<{ input: number; output: number }>(
+  'JSON like {"input":3,"output":15} (USD per million tokens)',
+  (v): v is { input: number; output: number } =>
+    isObject(v) &&
+    typeof v.input === 'number' &&
+    v.input >= 0 &&
+    typeof v.output === 'number' &&
+    v.output >= 0,
+);
+
 const list: Parser<string[]> = {
   form: 'a comma-separated list',
   parse: (raw) =>
@@ -403,7 +413,46 @@ export const SETTINGS = {
     'ANTHROPIC_BASE_URL',
     url(['http:', 'https:']),
     undefined,
-    'Messages API base URL',
+    'Messages API base URL for provider anthropic (wins over brain.api_base)',
+  ),
+
+  // Model providers (brain.provider, brain.api_base, brain.api_key_env; runner only)
+  modelKeyEnvs: setting(
+    'BOTBURROW_MODEL_KEY_ENVS',
+    list,
+    ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'GEMINI_API_KEY'],
+    'runner variables holding model keys that a brain.api_key_env may name; any other name is refused',
+  ),
+  modelApiHosts: setting(
+    'BOTBURROW_MODEL_API_HOSTS',
+    list,
+    [
+      'api.anthropic.com',
+      'api.openai.com',
+      'generativelanguage.googleapis.com',
+      'localhost',
+      '127.0.0.1',
+      '::1',
+    ],
+    'hosts a brain.api_base may point at (https; plain http only on loopback)',
+  ),
+  openaiBaseUrl: setting(
+    'OPENAI_BASE_URL',
+    url(['http:', 'https:']),
+    undefined,
+    'Chat Completions base URL for provider openai (wins over brain.api_base)',
+  ),
+  geminiBaseUrl: setting(
+    'GEMINI_BASE_URL',
+    url(['http:', 'https:']),
+    undefined,
+    "Gemini's OpenAI-compatible base URL for provider google (wins over brain.api_base)",
+  ),
+  unknownModelPrice: setting(
+    'BOTBURROW_UNKNOWN_MODEL_PRICE',
+    price,
+    { input: 3, output: 15 },
+    'price of a model no table knows (USD per million tokens; logged once per model)',
   ),
   githubPat: setting('GITHUB_PAT', str, undefined, 'GitHub token for the github MCP server', true),
   braveApiKey: setting('BRAVE_API_KEY', str, undefined, 'Brave Search key for the brave MCP server', true),

@@ -1,22 +1,23 @@
 /**
- * `llmTurn`: one step of the built-in tool loop. Reserves the call's worst case, calls the model,
- * settles the real usage and stores the turn. Idempotent per (conversation, turn).
+ * `llmTurn`: one step of the built-in tool loop. Picks the brain's model client (provider, endpoint
+ * and key variable, under the runner's allow-lists), reserves the call's worst case, calls the
+ * model, settles the real usage and stores the turn. Idempotent per (conversation, turn).
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { costUsd, estimateTokens } from '../../lib/pricing';
+import { costAt as cost, estimateTokens, lookupPrice } from '../../lib/pricing';
+import type { ModelProvider, Price } from '../../lib/pricing';
 import { FINAL_ITERATION_NOTE } from '../../lib/prompts';
 import type { ToolResultRef, UserBlock } from '../conversation';
 import type { MessageParam, ModelContent } from '../model';
-import { callModel } from '../model';
 import { withCancellation } from './definition';
 import type { ActivationDeps, LlmTurnResult } from './types';
 import { MAX_TEXT_IN_HISTORY } from './types';
 
 export type LlmTurnDeps = Pick<
   ActivationDeps,
-  'pause' | 'budget' | 'conversations' | 'anthropic' | 'metrics' | 'settings'
+  'pause' | 'budget' | 'conversations' | 'models' | 'metrics' | 'settings' | 'logger'
 >;
 
 /** Converts stored assistant content back into Messages API parameters. */
@@ -28,6 +29,24 @@ function toParam(b: ModelContent): Anthropic.ContentBlockParam {
 
 export function createLlmTurnActivities(deps: LlmTurnDeps) {
   const { conversations, metrics, settings } = deps;
+  /** Models already reported as priced by the unknown-model default (one log line each). */
+  const unpriced = new Set<string>();
+  /** USD per million tokens of `model` on `provider`; an unknown model is logged once. */
+  const priceOf = (provider: ModelProvider, model: string): Price => {
+    const found = lookupPrice(model, settings.priceTable, {
+      provider,
+      ...(settings.unknownModelPrice !== undefined && { unknown: settings.unknownModelPrice }),
+    });
+    const key = `${provider}/${model}`;
+    if (found.source === 'unknown' && !unpriced.has(key)) {
+      unpriced.add(key);
+      deps.logger.warn(
+        { provider, model, price: found.price },
+        'model has no known price: costed at BOTBURROW_UNKNOWN_MODEL_PRICE (set BOTBURROW_PRICE_TABLE to price it)',
+      );
+    }
+    return found.price;
+  };
   return {
     async llmTurn(input: {
       conversationId: string;
@@ -42,6 +61,14 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
       if (paused.paused) return { kind: 'paused', reason: paused.reason ?? 'paused by an operator' };
 
       const setup = await conversations.setup(input.conversationId);
+      const provider = setup.provider ?? 'anthropic';
+      // Before any reservation: a key or endpoint the runner does not allow fails here, clearly.
+      const { client } = deps.models.resolve({
+        provider,
+        ...(setup.apiBase !== undefined && { apiBase: setup.apiBase }),
+        ...(setup.apiKeyEnv !== undefined && { apiKeyEnv: setup.apiKeyEnv }),
+      });
+      const price = priceOf(provider, setup.model);
       const history = await conversations.turns(input.conversationId, input.turn);
       const userBlocks: UserBlock[] =
         input.turn === 0 ? [...setup.opening] : await conversations.resolveToolResults(input.toolResults);
@@ -60,11 +87,7 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
       const toolChoice = input.final ? ('none' as const) : ('auto' as const);
 
       const promptTokens = estimateTokens(setup.system + JSON.stringify(messages) + JSON.stringify(tools));
-      const worstCase = costUsd(
-        setup.model,
-        { inputTokens: promptTokens, outputTokens: setup.maxTokens },
-        settings.priceTable,
-      );
+      const worstCase = cost(price, { inputTokens: promptTokens, outputTokens: setup.maxTokens });
       // Per attempt: two attempts of one call alive at once (after a timeout) both count.
       const reservationId = `${input.reservationId}:${Context.current().info.attempt}`;
       const reserved = await deps.budget.reserve(agentId, {
@@ -77,8 +100,7 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
       let spent = { tokens: 0, costUsd: 0 };
       try {
         const response = await withCancellation((signal) =>
-          callModel(
-            deps.anthropic,
+          client.call(
             {
               model: setup.model,
               system: setup.system,
@@ -92,8 +114,8 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
           ),
         );
         const usage = response.usage;
-        const cost = costUsd(setup.model, usage, settings.priceTable);
-        spent = { tokens: usage.inputTokens + usage.outputTokens, costUsd: cost };
+        const turnCost = cost(price, usage);
+        spent = { tokens: usage.inputTokens + usage.outputTokens, costUsd: turnCost };
         await conversations.saveTurn(input.conversationId, input.turn, {
           user: userBlocks,
           assistant: response.content,
@@ -104,7 +126,7 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
           { agent_id: agentId, model: setup.model, direction: 'output' },
           usage.outputTokens,
         );
-        metrics.cost.inc({ agent_id: agentId, model: setup.model }, cost);
+        metrics.cost.inc({ agent_id: agentId, model: setup.model }, turnCost);
         const text = response.content
           .filter((b): b is Extract<ModelContent, { type: 'text' }> => b.type === 'text')
           .map((b) => b.text)
@@ -119,18 +141,14 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
           model: response.model || setup.model,
           tokensInput: usage.inputTokens,
           tokensOutput: usage.outputTokens,
-          costUsd: cost,
+          costUsd: turnCost,
         };
       } catch (err) {
         // An aborted call may already have been billed for its prompt; provider errors were not.
         if (err instanceof CancelledFailure) {
           spent = {
             tokens: promptTokens,
-            costUsd: costUsd(
-              setup.model,
-              { inputTokens: promptTokens, outputTokens: 0 },
-              settings.priceTable,
-            ),
+            costUsd: cost(price, { inputTokens: promptTokens, outputTokens: 0 }),
           };
         }
         metrics.llmRequests.inc({

@@ -100,6 +100,9 @@ export function createStartConversationActivities(deps: StartConversationDeps) {
       const tools = [...hubToolSpecs(c.capabilities.grants ?? []), ...sessionSpecs];
       await deps.conversations.saveSetup(input.conversationId, {
         agentId: def.id,
+        provider: c.brain.provider,
+        ...(c.brain.api_base !== undefined && { apiBase: c.brain.api_base }),
+        ...(c.brain.api_key_env !== undefined && { apiKeyEnv: c.brain.api_key_env }),
         model: c.brain.model,
         system: await systemPromptFor(deps, def, opening.context),
         tools,

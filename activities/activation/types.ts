@@ -2,9 +2,9 @@
  * The shapes activationWorkflow exchanges with its activities, and the dependencies the steps draw
  * on. Each step file takes only the part of `ActivationDeps` it uses (see its `*Deps` type).
  */
-import type Anthropic from '@anthropic-ai/sdk';
 import type { Redis } from 'ioredis';
 import type { PriceTable } from '../../lib/config';
+import type { Price } from '../../lib/pricing';
 import type { ActivationOutcome, ActivationTrigger } from '../../lib/contract';
 import type { AgentRegistry, CLI_AGENT_TYPES, SkillLibrary } from '../../lib/definitions';
 import type { BehaviorLimits, BudgetGuard, CircuitBreaker, PauseFlags } from '../../lib/guards';
@@ -15,11 +15,14 @@ import type { Metrics } from '../../lib/metrics';
 import type { RespondSettings } from '../../lib/prompts';
 import type { ConversationStore, ToolResultRef } from '../conversation';
 import type { ToolSpec } from '../model';
+import type { ModelProviders } from '../models/providers';
 
 export interface ActivationSettings {
   activationTimeoutSeconds: number;
   maxIterations: number;
   priceTable: PriceTable;
+  /** Price of a model no table knows (`BOTBURROW_UNKNOWN_MODEL_PRICE`). */
+  unknownModelPrice?: Price;
   hubBudgetCheck: 'off' | 'fail-open' | 'fail-closed';
 }
 
@@ -32,7 +35,8 @@ export interface ActivationDeps {
   limits: BehaviorLimits;
   pause: PauseFlags;
   conversations: ConversationStore;
-  anthropic: Anthropic;
+  /** The model client of each definition's brain (provider, endpoint, key variable). */
+  models: ModelProviders;
   redis: Redis;
   keys: Keys;
   metrics: Metrics;

@@ -1,7 +1,8 @@
 /**
  * A scripted stand-in for the Anthropic Messages API (`POST /v1/messages`, JSON or, with
  * `stream: true`, server-sent events as the API defines them; `POST /v1/messages/count_tokens`) that
- * the real `@anthropic-ai/sdk` and the real claude CLI talk to through their base URL. Answers come from a scenario script; faults
+ * the real `@anthropic-ai/sdk` and the real claude CLI talk to through their base URL, and for
+ * OpenAI-compatible Chat Completions (`POST …/chat/completions`, see chat.ts) for the `openai` SDK. Answers come from a scenario script; faults
  * (429 with retry-after, 529, 500, 400, 401, slow, malformed bodies, invalid tool input, connection
  * resets) are switched on through `/_admin/faults` or the in-process API. Every request is recorded,
  * including whether the client gave up on it (`aborted`), so tests can assert on transcripts.
@@ -9,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { chatError, chatToMessages, completionChunks, completionFromMessage } from './chat';
 import { countInputTokens, InvalidRequest, systemText, validateRequest, viewOf } from './messages';
 import type { MessagesRequest } from './messages';
 import { decide } from './engine';
@@ -37,8 +39,11 @@ export interface ModelServerOptions {
   defaultDelayMs?: number;
   /** Ignore every configured delay (rules and defaults); `slow` faults still delay. */
   instant?: boolean;
-  /** When set, requests must carry it as `x-api-key` (or `Authorization: Bearer`); 401 otherwise. */
-  apiKey?: string;
+  /**
+   * When set, requests must carry it (or one of them) as `x-api-key` or `Authorization: Bearer`;
+   * 401 otherwise.
+   */
+  apiKey?: string | readonly string[];
   /** One line per answered request, for the standalone server. */
   log?: (line: string) => void;
 }
@@ -195,6 +200,17 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     f.remaining -= 1;
     faults = faults.filter((x) => x.remaining > 0);
     return f;
+  }
+
+  const apiKeys: readonly string[] | undefined =
+    opts.apiKey === undefined ? undefined : typeof opts.apiKey === 'string' ? [opts.apiKey] : opts.apiKey;
+
+  /** The request carries an accepted key (any, when the server has none). */
+  function authorized(req: http.IncomingMessage): boolean {
+    if (apiKeys === undefined) return true;
+    const key = req.headers['x-api-key'];
+    const bearer = req.headers.authorization?.replace(/^Bearer\s+/i, '');
+    return apiKeys.some((k) => k === key || k === bearer);
   }
 
   function send(
@@ -416,13 +432,7 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
         `body: not valid JSON: ${(err as Error).message}`,
       );
     }
-    if (opts.apiKey !== undefined) {
-      const key = req.headers['x-api-key'];
-      const bearer = req.headers.authorization?.replace(/^Bearer\s+/i, '');
-      if (key !== opts.apiKey && bearer !== opts.apiKey) {
-        return sendError(res, rec, 401, 'authentication_error', 'invalid x-api-key');
-      }
-    }
+    if (!authorized(req)) return sendError(res, rec, 401, 'authentication_error', 'invalid x-api-key');
     let body: MessagesRequest;
     try {
       const version = req.headers['anthropic-version'];
@@ -441,6 +451,171 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     if (fault) return applyFault(fault, res, rec, body, decision, signal);
     if (body.stream === true) return sendStream(res, rec, message(body, decision));
     send(res, rec, 200, message(body, decision));
+  }
+
+  /** A Chat Completions answer: JSON, or chunks when the request streams. */
+  function sendCompletion(
+    res: http.ServerResponse,
+    rec: RecordedRequest,
+    chat: { stream?: boolean; stream_options?: { include_usage?: boolean } },
+    completion: Record<string, unknown>,
+  ): void {
+    if (chat.stream !== true) return send(res, rec, 200, completion);
+    if (res.destroyed) return;
+    rec.status = 200;
+    rec.response = completion;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-request-id': rec.requestId,
+    });
+    for (const c of completionChunks(completion, chat.stream_options?.include_usage === true)) res.write(c);
+    res.end();
+  }
+
+  function sendChatError(
+    res: http.ServerResponse,
+    rec: RecordedRequest,
+    status: number,
+    type: string,
+    message: string,
+    code: string | null = null,
+    headers: Record<string, string> = {},
+  ): void {
+    send(res, rec, status, chatError(type, message, code), { 'x-request-id': rec.requestId, ...headers });
+  }
+
+  /**
+   * `POST …/chat/completions` (OpenAI, Gemini's OpenAI-compatible endpoint, local servers): the
+   * same scenario and faults as /v1/messages, in the Chat Completions shapes.
+   */
+  async function handleChat(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: RecordedRequest,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let parsed: unknown;
+    try {
+      const raw = await readBody(req);
+      try {
+        parsed = JSON.parse(raw);
+        rec.body = parsed;
+      } catch (err) {
+        rec.body = raw;
+        return sendChatError(
+          res,
+          rec,
+          400,
+          'invalid_request_error',
+          `We could not parse the JSON body of your request: ${(err as Error).message}`,
+        );
+      }
+    } catch (err) {
+      return sendChatError(res, rec, 413, 'invalid_request_error', (err as Error).message);
+    }
+    if (!authorized(req)) {
+      return sendChatError(
+        res,
+        rec,
+        401,
+        'invalid_request_error',
+        'Incorrect API key provided.',
+        'invalid_api_key',
+      );
+    }
+    let converted: ReturnType<typeof chatToMessages>;
+    try {
+      converted = chatToMessages(parsed);
+    } catch (err) {
+      if (err instanceof InvalidRequest)
+        return sendChatError(res, rec, 400, 'invalid_request_error', err.message);
+      throw err;
+    }
+    const { chat, request: body } = converted;
+    const decision = decide(script, viewOf(body));
+    rec.rule = decision.rule;
+    const fault = takeFault(body) ?? decision.fault;
+    const created = Math.floor(Date.now() / 1000);
+    const answer = (): Record<string, unknown> => completionFromMessage(message(body, decision), created);
+    if (fault && fault.kind === 'slow') {
+      rec.fault = 'slow';
+      if (!(await sleep(fault.delayMs ?? 5000, signal))) return;
+      return sendCompletion(res, rec, chat, answer());
+    }
+    if (fault) {
+      rec.fault = fault.kind;
+      const retryAfter: Record<string, string> =
+        fault.retryAfterSeconds !== undefined
+          ? { 'retry-after': String(fault.retryAfterSeconds) }
+          : fault.kind === '429'
+            ? { 'retry-after': '1' }
+            : {};
+      switch (fault.kind) {
+        case '429':
+          return sendChatError(
+            res,
+            rec,
+            429,
+            'requests',
+            'Rate limit reached for requests (scripted fault).',
+            'rate_limit_exceeded',
+            retryAfter,
+          );
+        case '529':
+          return sendChatError(
+            res,
+            rec,
+            529,
+            'server_error',
+            'The server is overloaded (scripted fault).',
+            null,
+            retryAfter,
+          );
+        case '500':
+          return sendChatError(
+            res,
+            rec,
+            500,
+            'server_error',
+            'The server had an error while processing your request (scripted fault).',
+          );
+        case '400':
+          return sendChatError(res, rec, 400, 'invalid_request_error', 'Invalid request (scripted fault).');
+        case '401':
+          return sendChatError(
+            res,
+            rec,
+            401,
+            'invalid_request_error',
+            'Incorrect API key provided (scripted fault).',
+            'invalid_api_key',
+          );
+        case 'reset':
+          res.socket?.destroy();
+          return;
+        case 'malformed': {
+          const full = answer();
+          if (fault.variant === 'missing_fields') {
+            return send(res, rec, 200, { id: full.id, object: 'chat.completion', model: body.model });
+          }
+          const json = JSON.stringify(full);
+          return send(res, rec, 200, json.slice(0, Math.max(10, Math.floor(json.length / 2))));
+        }
+        case 'invalid_tool_json': {
+          const full = message(body, decision);
+          const tool = decision.toolCalls[0]?.name ?? viewOf(body).offeredTools[0] ?? 'hub_post';
+          full.content = [
+            { type: 'tool_use', id: randomId('toolu_'), name: tool, input: '{"content": "Hello, wor' },
+          ];
+          full.stop_reason = 'tool_use';
+          return sendCompletion(res, rec, chat, completionFromMessage(full, created));
+        }
+      }
+    }
+    const delay = config.instant ? 0 : (decision.delayMs ?? config.defaultDelayMs);
+    if (!(await sleep(delay, signal))) return;
+    sendCompletion(res, rec, chat, answer());
   }
 
   /** `POST /v1/messages/count_tokens`: the same estimate the answers' usage uses. */
@@ -613,15 +788,17 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
         ? handleMessages(req, res, rec, gone.signal)
         : req.method === 'POST' && path === '/v1/messages/count_tokens'
           ? handleCountTokens(req, res, rec)
-          : Promise.resolve(
-              sendError(
-                res,
-                rec,
-                404,
-                'not_found_error',
-                `${req.method ?? 'GET'} ${path}: not found (only POST /v1/messages and /v1/messages/count_tokens are scripted)`,
-              ),
-            );
+          : req.method === 'POST' && path.endsWith('/chat/completions')
+            ? handleChat(req, res, rec, gone.signal)
+            : Promise.resolve(
+                sendError(
+                  res,
+                  rec,
+                  404,
+                  'not_found_error',
+                  `${req.method ?? 'GET'} ${path}: not found (only POST /v1/messages, /v1/messages/count_tokens and …/chat/completions are scripted)`,
+                ),
+              );
     handled.catch((err: unknown) => {
       if (!res.headersSent) sendError(res, rec, 500, 'api_error', `scripted server bug: ${String(err)}`);
       else res.destroy();

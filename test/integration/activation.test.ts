@@ -14,7 +14,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createActivationActivities } from '../../activities/activation';
 import { ConversationStore } from '../../activities/conversation';
-import { createAnthropicClient } from '../../activities/model';
+import { ModelProviders } from '../../activities/models/providers';
 import { AgentRegistry, SkillLibrary, createDefinitionStore } from '../../lib/definitions';
 import { HubClient } from '../../lib/hub/client';
 import { createMetrics } from '../../lib/metrics';
@@ -196,7 +196,10 @@ describe('activationWorkflow', () => {
       skills: new SkillLibrary({ store, logger }),
       ...stack.guards,
       conversations: new ConversationStore(redis, keys),
-      anthropic: createAnthropicClient({ apiKey: 'unused', baseURL: stack.model.url, timeoutMs: 1000 }),
+      models: new ModelProviders(
+        { keyEnvs: [], apiHosts: [], baseUrls: { anthropic: stack.model.url }, timeoutMs: 1000 },
+        {},
+      ),
       redis,
       keys,
       metrics: createMetrics(new Registry(), { defaults: false }),

@@ -56,6 +56,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** false: the Hub simulator ignores `Idempotency-Key`, as a real Hub may (exactly-once tests). */
   hubDedupe?: boolean;
+  /** Keys the model server accepts (401 for any other); default: any key. */
+  modelApiKeys?: string[];
 }
 
 export interface ActivationStack {
@@ -100,7 +102,7 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
   const [namespace, hub, model] = await Promise.all([
     createTestNamespace(temporalAddress),
     createHubSimulator({ seed: o.seed ?? { agents: [] }, dedupe: o.hubDedupe ?? true }),
-    createModelServer({ script: o.script }),
+    createModelServer({ script: o.script, ...(o.modelApiKeys && { apiKey: o.modelApiKeys }) }),
   ]);
   const definitionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-defs-'));
   fs.mkdirSync(path.join(definitionsDir, 'agents'));
@@ -159,6 +161,8 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
     async startRunner(overrides = {}) {
       const runner = await createRunner({
         settings: { ...settings, ...overrides },
+        // Model key variables are read from the stack's environment, as a runner reads its own.
+        env,
         logger,
         metrics: createMetrics(undefined, { defaults: false }),
       });
