@@ -14,6 +14,7 @@ import { createActivationActivities, createPublisher } from '../activities/activ
 import { cliExecutors, createCliActivities } from '../activities/executors';
 import type { CliExecutor } from '../activities/executors';
 import { ConversationStore } from '../activities/conversation';
+import { classifyInterceptor } from '../activities/classify';
 import { heartbeatInterceptor } from '../activities/heartbeat';
 import { ModelProviders } from '../activities/models/providers';
 import type { SessionHost } from '../activities/session';
@@ -28,6 +29,7 @@ import { createGuards } from '../lib/guards';
 import { HubClient } from '../lib/hub/client';
 import { Keys } from '../lib/keys';
 import type { Logger } from '../lib/logger';
+import { bundlerLogger } from './runtime';
 import type { Metrics } from '../lib/metrics';
 import { createRedis } from '../lib/redis';
 import { temporalConnectionOptions } from '../lib/temporal';
@@ -65,12 +67,14 @@ export function runnerQueue(runnerId: string): string {
 let bundlePromise: Promise<WorkflowBundleOption> | undefined;
 
 /** The prebuilt bundle in production (BOTBURROW_WORKFLOW_BUNDLE), else one bundle per process. */
-function workflowBundle(settings: Settings): Promise<WorkflowBundleOption> {
+function workflowBundle(settings: Settings, logger: Logger): Promise<WorkflowBundleOption> {
   if (settings.workflowBundlePath)
     return Promise.resolve({ codePath: path.resolve(settings.workflowBundlePath) });
   const base = path.resolve(__dirname, '../workflows/index');
   const workflowsPath = ['.ts', '.js'].map((ext) => base + ext).find((p) => fs.existsSync(p)) ?? base;
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath }).then((b) => ({ code: b.code }));
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath, logger: bundlerLogger(logger) }).then((b) => ({
+    code: b.code,
+  }));
   return bundlePromise;
 }
 
@@ -160,7 +164,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     metrics,
   });
 
-  const bundle = await workflowBundle(settings);
+  const bundle = await workflowBundle(settings, logger);
   const queues = [...RUNNER_MODE_QUEUES[settings.runnerMode]];
   const common = {
     connection,
@@ -171,7 +175,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     // Cancels reach a heartbeating activity within ~2 s instead of 0.8 × its heartbeat timeout.
     maxHeartbeatThrottleInterval: '2 seconds',
   } as const;
-  const interceptors = { activity: [heartbeatInterceptor] };
+  const interceptors = { activity: [heartbeatInterceptor, classifyInterceptor] };
   const workers = await Promise.all([
     ...queues.map((taskQueue) =>
       Worker.create({

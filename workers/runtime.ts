@@ -15,6 +15,19 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
   ERROR: 'error',
 };
 
+/**
+ * The logger for `bundleWorkflowCode`, whose default prints plain text to the console: its lines go
+ * through pino like everything else. Webpack's multi-line build report is at debug (the bundler's
+ * own one-line "Workflow bundle created" stays at info).
+ */
+export function bundlerLogger(logger: Logger): DefaultLogger {
+  const log = logger.child({ component: 'bundler' });
+  return new DefaultLogger('DEBUG', (entry) => {
+    const level = entry.level === 'INFO' && entry.message.includes('\n') ? 'debug' : LEVELS[entry.level];
+    log[level]({ ...entry.meta }, entry.message);
+  });
+}
+
 /** Installs the runtime once per process; returns a reader of the SDK's Prometheus text. */
 export async function installTemporalRuntime(logger: Logger): Promise<() => Promise<string>> {
   const port = await freePort();

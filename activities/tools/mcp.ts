@@ -54,6 +54,9 @@ const MAX_TOOLS_PER_SERVER = 200;
 const MAX_DESCRIPTION = 2000;
 const READ_NAME = /^(get|list|search|read|find|query|describe|fetch|show|view)[_-]?/i;
 
+/** Why a connection is dead after the session ended it on purpose. */
+const SESSION_CLOSED = 'session closed';
+
 function sanitize(s: string): string {
   return s.replace(/[^a-zA-Z0-9_-]/g, '_');
 }
@@ -217,8 +220,11 @@ export class McpSession {
         cursor = page.nextCursor;
       } while (cursor && list.length < MAX_TOOLS_PER_SERVER);
       client.onclose = () => {
+        // close() marks the end of a session first: then the server stopping is routine.
+        const routine = conn.dead === SESSION_CLOSED;
         conn.dead ??= scrub(describeExit(transport), o.secrets ?? []);
-        o.logger.warn({ server: spec.name, reason: conn.dead }, 'MCP server exited');
+        if (routine) o.logger.debug({ server: spec.name, reason: conn.dead }, 'MCP server stopped');
+        else o.logger.warn({ server: spec.name, reason: conn.dead }, 'MCP server exited');
       };
       return { conn, list };
     } catch (err) {
@@ -344,7 +350,7 @@ export class McpSession {
     this.closed = true;
     await Promise.all(
       [...this.connections.values()].map(async (c) => {
-        c.dead ??= 'session closed';
+        c.dead ??= SESSION_CLOSED;
         await c.client
           .close()
           .catch((err: unknown) => this.o.logger.warn({ server: c.spec.name, err }, 'MCP close failed'));

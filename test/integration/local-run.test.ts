@@ -167,6 +167,31 @@ describe('local run (test mode)', () => {
     expect(cliJson(sync)).toHaveProperty('copied');
   }, 150_000);
 
+  it('logs JSON lines only, and a normal end of a session is not a warning', () => {
+    let lines = 0;
+    for (const name of ['coordinator', 'runner', 'skill-sync']) {
+      const text = fs.readFileSync(path.join(ready.logs, `${name}.log`), 'utf8');
+      for (const line of text.split('\n').filter(Boolean)) {
+        let entry: { level?: string; msg?: string; reason?: string };
+        try {
+          entry = JSON.parse(line) as typeof entry;
+        } catch {
+          throw new Error(`${name}.log has a line that is not JSON: ${line.slice(0, 300)}`);
+        }
+        lines++;
+        expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], line).toContain(entry.level);
+        // A session closing at the end of an activation is routine, not a warning.
+        if (entry.reason === 'session closed')
+          expect(['trace', 'debug', 'info'], line).toContain(entry.level);
+      }
+    }
+    expect(lines).toBeGreaterThan(20);
+    // The demo's devops agent has an MCP server: its sessions did open and close.
+    expect(fs.readFileSync(path.join(ready.logs, 'runner.log'), 'utf8')).toMatch(
+      /"msg":"tool session closed"/,
+    );
+  });
+
   it('leaves no process and no open port within 10 s of a SIGKILL (the watchdogs)', async () => {
     const tree = descendants(run.child.pid!);
     expect(tree.length).toBeGreaterThan(5);
