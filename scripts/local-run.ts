@@ -5,7 +5,8 @@
  * - Valkey with append-only persistence in .data/valkey
  * - the Hub simulator with the demo world (dev/demo/world.yaml), new notifications arriving all the time
  * - the scripted Messages API server with the demo persona, unless ANTHROPIC_API_KEY is set
- * - one coordinator, one runner and the skill-sync worker, as real processes, on the demo definitions
+ * - one coordinator, one runner and the skill-sync worker, as real processes, on a copy of the demo
+ *   definitions in <data>/definitions (skill sync writes there, not into the tracked folder)
  *
  * Prints the addresses and a live progress line; Ctrl-C (or SIGTERM, SIGHUP) stops everything
  * within 5 s. Writes what the CLI needs to find it to `<data>/local-run.env` (cli/local-run.ts).
@@ -116,13 +117,19 @@ async function main(): Promise<void> {
     const model = realModel ? undefined : await createModelServer({ port: modelPort });
     if (model) closeables.push(model);
 
+    // A working copy of the demo definitions, fresh each start: skill sync and edits by hand land
+    // in it, never in the tracked dev/demo/definitions.
+    const definitionsDir = path.join(dataDir, 'definitions');
+    fs.rmSync(definitionsDir, { recursive: true, force: true });
+    fs.cpSync(path.join(ROOT, 'dev/demo/definitions'), definitionsDir, { recursive: true });
+
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? os.tmpdir(),
       TEMPORAL_ADDRESS: temporal.address,
       BOTBURROW_REDIS_URL: valkey.url,
       BOTBURROW_HUB_URL: hub.url,
-      BOTBURROW_AGENT_DEFINITIONS_PATH: path.join(ROOT, 'dev/demo/definitions'),
+      BOTBURROW_AGENT_DEFINITIONS_PATH: definitionsDir,
       BOTBURROW_POLL_INTERVAL: '10',
       BOTBURROW_MIN_ACTIVATION_INTERVAL: '120',
       BOTBURROW_WORKSPACE_ROOT: path.join(dataDir, 'workspaces'),

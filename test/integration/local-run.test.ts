@@ -167,6 +167,28 @@ describe('local run (test mode)', () => {
     expect(cliJson(sync)).toHaveProperty('copied');
   }, 150_000);
 
+  it("skills sync --sources copies into the run's own definitions, never into the tracked demo folder", async () => {
+    const source = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-skill-src-'));
+    const name = `synced-${process.pid}`;
+    fs.mkdirSync(path.join(source, name));
+    fs.writeFileSync(
+      path.join(source, name, 'SKILL.md'),
+      `---\nname: ${name}\ndescription: A skill synced by the local-run test.\n---\nSay hello.\n`,
+    );
+    const sync = await cli(ready.env, 'skills', 'sync', '--sources', source, '--json');
+    fs.rmSync(source, { recursive: true, force: true });
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(cliJson<{ skills: string[] }>(sync).skills).toContain(name);
+    const store = ready.env.BOTBURROW_AGENT_DEFINITIONS_PATH!;
+    expect(fs.existsSync(path.join(store, 'skills', name, 'SKILL.md'))).toBe(true);
+    expect(fs.existsSync(path.join(ROOT, 'dev/demo/definitions/skills', name))).toBe(false);
+    const tracked = spawnSync('git', ['status', '--porcelain', '--', 'dev/demo/definitions'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(tracked.stdout).toBe('');
+  }, 60_000);
+
   it('logs JSON lines only, and a normal end of a session is not a warning', () => {
     let lines = 0;
     for (const name of ['coordinator', 'runner', 'skill-sync']) {
