@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { costUsd, estimateTokens, normalizeModelId, priceFor, UNKNOWN_MODEL_PRICE } from '../../lib/pricing';
+import {
+  costUsd,
+  estimateTokens,
+  lookupPrice,
+  normalizeModelId,
+  priceFor,
+  UNKNOWN_MODEL_PRICE,
+} from '../../lib/pricing';
 
 describe('priceFor', () => {
   it.each([
@@ -77,5 +84,53 @@ describe('estimateTokens', () => {
 
   it('counts code points, not UTF-16 units', () => {
     expect(estimateTokens('🦊🦊🦊🦊')).toBe(1);
+  });
+});
+
+describe('prices per provider', () => {
+  it.each([
+    ['anthropic', 'claude-sonnet-4-20250514', 3, 15],
+    ['openai', 'gpt-4o-mini-2024-07-18', 0.15, 0.6],
+    ['openai', 'gpt-4.1-mini', 0.4, 1.6],
+    ['google', 'gemini-2.5-flash', 0.3, 2.5],
+    ['google', 'models/gemini-2.5-pro', 1.25, 10],
+  ] as const)('%s prices %s from its own table', (provider, model, input, output) => {
+    expect(lookupPrice(model, {}, { provider })).toEqual({ price: { input, output }, source: 'built-in' });
+  });
+
+  it("does not price one provider's model from another's table", () => {
+    expect(lookupPrice('gpt-4o', {}, { provider: 'google' }).source).toBe('unknown');
+    expect(lookupPrice('gpt-4o', {}, { provider: 'local' }).source).toBe('unknown');
+  });
+
+  it('prices an unknown model at the configured default', () => {
+    const unknown = { input: 1, output: 2 };
+    expect(lookupPrice('llama-3.1-8b', {}, { provider: 'local', unknown })).toEqual({
+      price: unknown,
+      source: 'unknown',
+    });
+    expect(
+      costUsd(
+        'llama-3.1-8b',
+        { inputTokens: 1_000_000, outputTokens: 0 },
+        {},
+        { provider: 'local', unknown },
+      ),
+    ).toBe(1);
+  });
+
+  it('takes provider/model overrides for that provider only, before unqualified ones', () => {
+    const overrides = {
+      'local/llama': { input: 0, output: 0 },
+      llama: { input: 9, output: 9 },
+      'google/gemini-2.5-flash': { input: 0.5, output: 3 },
+    };
+    expect(priceFor('llama-3.1-8b', overrides, { provider: 'local' })).toEqual({ input: 0, output: 0 });
+    expect(priceFor('llama-3.1-8b', overrides, { provider: 'openai' })).toEqual({ input: 9, output: 9 });
+    expect(priceFor('gemini-2.5-flash', overrides, { provider: 'google' })).toEqual({
+      input: 0.5,
+      output: 3,
+    });
+    expect(lookupPrice('gemini-2.5-flash', overrides, { provider: 'google' }).source).toBe('override');
   });
 });
