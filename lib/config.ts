@@ -252,7 +252,12 @@ export const SETTINGS = {
     600,
     'activation time limit (s)',
   ),
-  maxIterations: setting('BOTBURROW_MAX_ITERATIONS', int(1, 50), 10, 'default LLM iterations per activation'),
+  maxIterations: setting(
+    'BOTBURROW_MAX_ITERATIONS',
+    int(1, 50),
+    10,
+    'model calls per conversation (one notification, or one exploration) when the definition sets no behavior.max_iterations',
+  ),
   mcpTimeout: setting('BOTBURROW_MCP_TIMEOUT', int(1, 3600), 30, 'MCP tool call timeout (s)'),
   mcpEnvAllowlist: setting(
     'BOTBURROW_MCP_ENV_ALLOWLIST',
@@ -434,7 +439,7 @@ export const SETTINGS = {
       '127.0.0.1',
       '::1',
     ],
-    'hosts a brain.api_base may point at (https; plain http only on loopback)',
+    'hosts a brain.api_base may point at (https; plain http on loopback, or on an entry written http://host)',
   ),
   openaiBaseUrl: setting(
     'OPENAI_BASE_URL',

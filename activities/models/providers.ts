@@ -2,7 +2,7 @@
  * Which `ModelClient` answers a definition's brain, under the runner operator's rules: the key
  * comes from a runner variable on the allow-list (`BOTBURROW_MODEL_KEY_ENVS`), a definition's
  * `api_base` must be on the host allow-list (`BOTBURROW_MODEL_API_HOSTS`; https, plain http only on
- * loopback), and the runner's own base URL per provider (`ANTHROPIC_BASE_URL`, `OPENAI_BASE_URL`,
+ * loopback or on hosts listed as `http://host`), and the runner's own base URL per provider (`ANTHROPIC_BASE_URL`, `OPENAI_BASE_URL`,
  * `GEMINI_BASE_URL`) wins over the definition's. A definition carries only the NAME of a key
  * variable; keys are read on the runner and never leave this module except into the SDK clients.
  */
@@ -63,14 +63,21 @@ export interface ResolvedRoute {
 export class ModelProviders {
   private readonly clients = new Map<string, ResolvedRoute>();
   private readonly keyEnvs: Set<string>;
-  private readonly hosts: Set<string>;
+  private readonly hosts = new Set<string>();
+  private readonly plainHttpHosts = new Set<string>(LOOPBACK);
 
   constructor(
     private readonly settings: ModelProviderSettings,
     private readonly keys: Readonly<Record<string, string | undefined>>,
   ) {
     this.keyEnvs = new Set(settings.keyEnvs);
-    this.hosts = new Set(settings.apiHosts.map(bareHost));
+    // An entry `http://host` also allows plain http to that host (an in-cluster model server).
+    for (const entry of settings.apiHosts) {
+      const plain = /^http:\/\//i.test(entry);
+      const host = bareHost(entry.replace(/^https?:\/\//i, '').replace(/\/.*$/, ''));
+      this.hosts.add(host);
+      if (plain) this.plainHttpHosts.add(host);
+    }
   }
 
   /**
@@ -136,8 +143,8 @@ export class ModelProviders {
     const host = bareHost(url.hostname);
     if (url.username !== '' || url.password !== '') throw refuse('credentials in the URL are not allowed');
     if (!this.hosts.has(host)) throw refuse(`host ${host} is not on this runner's allow-list`);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(host))) {
-      throw refuse('only https is allowed (plain http only on loopback)');
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.plainHttpHosts.has(host))) {
+      throw refuse('only https is allowed (plain http on loopback, or on a host listed as http://host)');
     }
   }
 

@@ -106,7 +106,16 @@ describe('ModelProviders.resolve', () => {
   it('allows loopback over http (IPv6 too) and hosts the operator adds', () => {
     expect(providers.resolve({ provider: 'local', apiBase: 'http://[::1]:11434/v1' }).keyEnv).toBeNull();
     expect(providers.resolve({ provider: 'local', apiBase: 'http://localhost:8000/v1' }).keyEnv).toBeNull();
-    const p = new ModelProviders(settings({ apiHosts: ['llm.internal.example'] }), KEYS);
+    const p = new ModelProviders(
+      settings({ apiHosts: ['llm.internal.example', 'http://vllm.ml.svc'] }),
+      KEYS,
+    );
+    expect(p.resolve({ provider: 'local', apiBase: 'http://vllm.ml.svc:8000/v1' }).baseUrl).toBe(
+      'http://vllm.ml.svc:8000/v1',
+    );
+    expect(
+      refusal(() => p.resolve({ provider: 'local', apiBase: 'http://llm.internal.example/v1' })).message,
+    ).toMatch(/only https/);
     expect(p.resolve({ provider: 'local', apiBase: 'https://LLM.internal.example/v1' }).baseUrl).toBe(
       'https://LLM.internal.example/v1',
     );
