@@ -14,6 +14,7 @@ import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Settings } from '../lib/config';
 import type { SkillSyncResult } from '../workflows/skill-sync';
+import { activationMetadata } from '../lib/activation-summary';
 import {
   ACTIVATION_WORKFLOW,
   SearchAttr,
@@ -188,6 +189,7 @@ class TemporalActivations implements ActivationsApi {
         // Like the coordinator: a running activation takes the signal; only a closed one restarts.
         workflowIdConflictPolicy: 'USE_EXISTING',
         typedSearchAttributes: activationSearchAttributes(input.agentId, input.trigger),
+        ...activationMetadata({ ...input, taskQueue, startedBy: 'botburrow CLI' }),
       }),
     );
     return { workflowId: handle.workflowId, runId: handle.signaledRunId };

@@ -178,7 +178,12 @@ export class NotificationScheduler {
         return;
       }
       try {
-        await this.o.starter.signalNotification(agent.id, new Date(this.wallNow()).toISOString(), signal);
+        await this.o.starter.signalNotification(
+          agent.id,
+          new Date(this.wallNow()).toISOString(),
+          signal,
+          count,
+        );
         this.recent.record(agent.id, count, renewed);
         this.o.metrics.scheduled.inc({ trigger: 'notification', queue: TaskQueue.high });
         out.scheduled.push(agent.id);

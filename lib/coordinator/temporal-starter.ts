@@ -11,6 +11,7 @@ import {
   activationWorkflowId,
 } from '../contract';
 import type { ActivationInput } from '../contract';
+import { activationMetadata } from '../activation-summary';
 import type { ActivationStarter } from './types';
 
 /** Signal name of `activationWorkflow` (workflows/activation.ts) for "new notifications arrived". */
@@ -31,7 +32,7 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
   };
 
   return {
-    async signalNotification(agentId, requestedAt, signal) {
+    async signalNotification(agentId, requestedAt, signal, notificationCount) {
       const input: ActivationInput = { agentId, trigger: 'notification', requestedAt };
       await bounded(
         () =>
@@ -44,6 +45,15 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
             // A running activation (of any trigger) takes the signal; only a closed one is restarted.
             workflowIdConflictPolicy: 'USE_EXISTING',
             typedSearchAttributes: activationSearchAttributes(agentId, 'notification'),
+            // What the Temporal UI lists; only a start sets it (a signalled run keeps its own).
+            ...activationMetadata({
+              agentId,
+              trigger: 'notification',
+              ...(notificationCount !== undefined ? { notificationCount } : {}),
+              taskQueue: TaskQueue.high,
+              requestedAt,
+              startedBy: 'coordinator',
+            }),
           }),
         signal,
       );
@@ -60,6 +70,13 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
               args: [input],
               workflowIdConflictPolicy: 'FAIL',
               typedSearchAttributes: activationSearchAttributes(agentId, 'exploration'),
+              ...activationMetadata({
+                agentId,
+                trigger: 'exploration',
+                taskQueue: TaskQueue.normal,
+                requestedAt,
+                startedBy: 'coordinator',
+              }),
             }),
           signal,
         );

@@ -32,7 +32,13 @@ export interface ActivationStarter {
    * Signal-with-start on `botburrow-high`: signals a running activation, starts one otherwise.
    * `signal` cancels the call in flight (leadership ended).
    */
-  signalNotification(agentId: string, requestedAt: string, signal?: AbortSignal): Promise<void>;
+  signalNotification(
+    agentId: string,
+    requestedAt: string,
+    signal?: AbortSignal,
+    /** Its unread notifications, for the run's summary in the Temporal UI. */
+    notificationCount?: number,
+  ): Promise<void>;
   /** Starts an exploration activation on `botburrow-normal`; `'running'` when one already runs. */
   startExploration(
     agentId: string,
