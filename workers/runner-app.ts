@@ -148,6 +148,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     executors: o.executors ?? cliExecutors(),
     settings: {
       priceTable: settings.priceTable,
+      unknownModelPrice: settings.unknownModelPrice,
       ...(settings.anthropicBaseUrl !== undefined && { anthropicBaseUrl: settings.anthropicBaseUrl }),
       ...(settings.anthropicApiKey !== undefined && { anthropicApiKey: settings.anthropicApiKey }),
     },

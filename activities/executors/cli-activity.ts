@@ -15,6 +15,7 @@ import type { HubNotification } from '../../lib/hub/types';
 import { FailureType } from '../../lib/errors';
 import { canPost } from '../../lib/hub-tools';
 import { costUsd, estimateTokens } from '../../lib/pricing';
+import type { Price, PriceOptions } from '../../lib/pricing';
 import { loadDefinition } from '../activation/definition';
 import type { Publish } from '../activation/publish';
 import { openingFor, systemPromptFor } from '../activation/start-conversation';
@@ -43,11 +44,21 @@ export type CliActivityDeps = Pick<
   executors: Record<string, CliExecutor>;
   settings: {
     priceTable: PriceTable;
+    /** Price of a model no table knows (`BOTBURROW_UNKNOWN_MODEL_PRICE`). */
+    unknownModelPrice?: Price;
     /** The Anthropic API the model proxy forwards to, and the runner's key for it. */
     anthropicBaseUrl?: string;
     anthropicApiKey?: string;
   };
 };
+
+/** CLI executors speak the Messages API (only anthropic brains reach them): Anthropic prices. */
+function priceOptions(settings: { unknownModelPrice?: Price }): PriceOptions {
+  return {
+    provider: 'anthropic',
+    ...(settings.unknownModelPrice !== undefined && { unknown: settings.unknownModelPrice }),
+  };
+}
 
 export interface CliConversationInput {
   sessionId: string;
@@ -135,6 +146,7 @@ export function createCliActivities(deps: CliActivityDeps) {
         model,
         { inputTokens: worstInput, outputTokens: turns * maxTokens },
         settings.priceTable,
+        priceOptions(settings),
       );
       const reservationId = `${input.reservationId}:${ctx.info.attempt}`;
       const reserved = await deps.budget.reserve(def.id, {
@@ -150,7 +162,7 @@ export function createCliActivities(deps: CliActivityDeps) {
         apiKey: settings.anthropicApiKey ?? 'unset',
         auth: 'x-api-key',
         admit: (used) => {
-          const c = costUsd(model, used, settings.priceTable);
+          const c = costUsd(model, used, settings.priceTable, priceOptions(settings));
           return c > worstCost
             ? `the run's budget reservation of $${worstCost.toFixed(4)} is spent`
             : undefined;
@@ -221,7 +233,7 @@ export function createCliActivities(deps: CliActivityDeps) {
           metered.inputTokens + metered.outputTokens > 0
             ? { inputTokens: metered.inputTokens, outputTokens: metered.outputTokens }
             : { inputTokens: summary.inputTokens, outputTokens: summary.outputTokens };
-        const cost = costUsd(model, usage, settings.priceTable);
+        const cost = costUsd(model, usage, settings.priceTable, priceOptions(settings));
         spent = { tokens: usage.inputTokens + usage.outputTokens, costUsd: cost };
         await deps.conversations.saveCliTranscript(input.conversationId, {
           executor: input.executor,
@@ -256,7 +268,7 @@ export function createCliActivities(deps: CliActivityDeps) {
         const metered = proxy.usage();
         spent = {
           tokens: metered.inputTokens + metered.outputTokens,
-          costUsd: costUsd(model, metered, settings.priceTable),
+          costUsd: costUsd(model, metered, settings.priceTable, priceOptions(settings)),
         };
         // Temporal reports the activity as cancelled only for a CancelledFailure.
         if (err instanceof CliCancelled) throw new CancelledFailure(err.message);
