@@ -1,9 +1,11 @@
 /**
- * Runs the scripted Messages API server standalone (local runs, benchmarks):
+ * Runs the scripted model server (Messages API and Chat Completions) standalone (local runs, benchmarks):
  *
  *   npx tsx dev/model-server/main.ts [--port 4010] [--script file.yaml] [--delay-ms 2000] [--instant] [--api-key k] [--quiet]
  *
- * Point the runner at it with ANTHROPIC_BASE_URL=http://127.0.0.1:4010 and any ANTHROPIC_API_KEY.
+ * Point the runner at it with ANTHROPIC_BASE_URL=http://127.0.0.1:4010 and any ANTHROPIC_API_KEY;
+ * OPENAI_BASE_URL=http://127.0.0.1:4010/v1 and GEMINI_BASE_URL=http://127.0.0.1:4010/v1beta/openai for
+ * openai and google brains (Chat Completions, with any OPENAI_API_KEY / GEMINI_API_KEY).
  */
 import { parseArgs } from 'node:util';
 import { ScenarioError } from './scenario';
