@@ -36,6 +36,7 @@ import { FailureType } from '../lib/errors';
 import type { HubNotification } from '../lib/hub/types';
 import { HUB_MCP_POST_TOOL, isHubTool } from '../lib/hub-tools';
 import { isNoResponse, shouldRespond } from '../lib/prompts';
+import { addUsd } from '../lib/usd';
 
 export interface CancelInput {
   reason?: string;
@@ -206,7 +207,7 @@ class ActivationState {
   ): void {
     this.tokensInput += r.tokensInput;
     this.tokensOutput += r.tokensOutput;
-    this.costUsd += r.costUsd;
+    this.costUsd = addUsd(this.costUsd, r.costUsd);
     this.model = r.model;
   }
 
@@ -246,7 +247,9 @@ interface LoopResult {
 export async function activationWorkflow(input: ActivationInput): Promise<ActivationResult> {
   const info = workflowInfo();
   const state = new ActivationState(input, patched(LEAN_HISTORY_PATCH));
-  const startedAt = Date.now();
+  // When Temporal started this execution (activations never continue as new): the first
+  // workflow task, Date.now() here, may come much later.
+  const startedAt = info.startTime.getTime();
   const work = new CancellationScope();
 
   setHandler(inboxUpdatedSignal, () => {
