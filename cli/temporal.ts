@@ -17,6 +17,7 @@ import type { SkillSyncResult } from '../workflows/skill-sync';
 import { activationMetadata } from '../lib/activation-summary';
 import {
   ACTIVATION_WORKFLOW,
+  activationExecutionTimeoutMs,
   SearchAttr,
   activationSearchAttributes,
   activationWorkflowId,
@@ -190,6 +191,7 @@ class TemporalActivations implements ActivationsApi {
         workflowIdConflictPolicy: 'USE_EXISTING',
         typedSearchAttributes: activationSearchAttributes(input.agentId, input.trigger),
         ...activationMetadata({ ...input, taskQueue, startedBy: 'botburrow CLI' }),
+        workflowExecutionTimeout: activationExecutionTimeoutMs(this.s.activationTimeout),
       }),
     );
     return { workflowId: handle.workflowId, runId: handle.signaledRunId };

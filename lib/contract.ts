@@ -87,6 +87,15 @@ export const SearchAttr = {
   costUsd: defineSearchAttributeKey('BotburrowCostUsd', 'DOUBLE'),
 } as const;
 
+/**
+ * The hard bound of one activation run, set at start as its execution timeout: the activation
+ * timeout (which the run notices at its safe points) plus room for the step in flight, a move to
+ * another runner and the bookkeeping. Only a run stuck past all of that is ended by Temporal.
+ */
+export function activationExecutionTimeoutMs(activationTimeoutSeconds: number): number {
+  return (activationTimeoutSeconds + 300) * 1000;
+}
+
 /** The search attributes an activation is started with (the workflow upserts them if missing). */
 export function activationSearchAttributes(agentId: string, trigger: ActivationTrigger) {
   return [

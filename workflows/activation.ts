@@ -13,6 +13,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  log,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -83,7 +84,26 @@ const LEAN_HISTORY_PATCH = 'lean-history';
  */
 const HUB_MCP_POST_PATCH = 'hub-mcp-post-native';
 
-const nonRetryable = [FailureType.definition, FailureType.llmNonRetryable, FailureType.unsupportedAgentType];
+/**
+ * A Temporal cancel ends the run as Canceled (after its bookkeeping), not Completed with outcome
+ * `cancelled`; the `cancel` signal keeps ending it as Completed with outcome `cancelled`.
+ */
+const TEMPORAL_CANCEL_PATCH = 'temporal-cancel-canceled';
+
+/** An exploration that learns of new notifications (`inboxUpdated`) handles them before it ends. */
+const EXPLORATION_INBOX_PATCH = 'exploration-inbox';
+
+/**
+ * Errors that fail at once. The runner's activities also classify their own errors
+ * (activities/classify.ts: definition and payload errors, Hub 4xx) as non-retryable.
+ */
+const nonRetryable = [
+  FailureType.definition,
+  FailureType.llmNonRetryable,
+  FailureType.unsupportedAgentType,
+  FailureType.payload,
+  FailureType.hubClient,
+];
 
 /**
  * Guards, Hub reads and bookkeeping in runs from before LEAN_HISTORY_PATCH: short, retried with
@@ -91,9 +111,16 @@ const nonRetryable = [FailureType.definition, FailureType.llmNonRetryable, Failu
  */
 const hub = proxyActivities<ActivationActivities>({
   startToCloseTimeout: '60 seconds',
+  // A transient fault is retried for at most this long; then the run fails with its message.
+  scheduleToCloseTimeout: '5 minutes',
   // Every runner activity heartbeats (activities/heartbeat.ts): a dead runner shows within 10 s.
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: nonRetryable },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: nonRetryable,
+  },
 });
 
 /**
@@ -103,7 +130,32 @@ const hub = proxyActivities<ActivationActivities>({
  */
 const local = proxyLocalActivities<ActivationActivities>({
   startToCloseTimeout: '60 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: nonRetryable },
+  scheduleToCloseTimeout: '5 minutes',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: nonRetryable,
+  },
+});
+
+/**
+ * The last step (verdict, metrics, Hub reports) is short and bounded: a Hub that does not answer
+ * cannot keep a finished (or cancelled) run open, and its failure does not change the outcome.
+ */
+const finishOptions = {
+  startToCloseTimeout: '4 seconds',
+  scheduleToCloseTimeout: '6 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    maximumInterval: '2 seconds',
+    nonRetryableErrorTypes: nonRetryable,
+  },
+} as const;
+const finishLocal = proxyLocalActivities<ActivationActivities>(finishOptions);
+const finishRemote = proxyActivities<ActivationActivities>({
+  ...finishOptions,
+  heartbeatTimeout: '10 seconds',
 });
 
 /** Guards, Hub reads and bookkeeping, as this run records them. */
@@ -242,6 +294,8 @@ interface LoopResult {
   stopped: boolean;
   finalText: string;
   posted: boolean;
+  /** Where the whole final answer is (the history holds at most MAX_TEXT_IN_HISTORY of it). */
+  answer?: { conversationId: string; turn: number };
 }
 
 export async function activationWorkflow(input: ActivationInput): Promise<ActivationResult> {
@@ -260,7 +314,9 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
     state.progress = p;
     state.lastTool = p.lastTool ?? state.lastTool;
   });
+  let cancelledBySignal = false;
   setHandler(cancelSignal, (c: CancelInput) => {
+    cancelledBySignal = true;
     state.requestStop('cancelled', c.reason ?? 'cancel signal');
     work.cancel();
   });
@@ -275,10 +331,12 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
   if (missing.length > 0) upsertSearchAttributes(missing);
 
   let outcome: ActivationOutcome;
+  let temporalCancel: Error | undefined;
   try {
     outcome = await work.run(() => run(state));
   } catch (err) {
     if (isCancellation(err)) {
+      if (!cancelledBySignal) temporalCancel = err as Error;
       state.requestStop('cancelled', 'workflow cancellation requested');
       outcome = state.stop?.outcome ?? 'cancelled';
     } else {
@@ -309,7 +367,7 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
   await CancellationScope.nonCancellable(async () => {
     if (state.session) await closeSession(state.session);
     if (outcome !== 'circuit_open') {
-      await bookkeeping(state).finishActivation({
+      await finish(state, {
         agentId: input.agentId,
         trigger: input.trigger,
         outcome,
@@ -330,7 +388,24 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
     { key: SearchAttr.costUsd, value: state.costUsd },
   ]);
   state.phase = 'done';
+  // Cleaned up and recorded: now end as Temporal's cancel asked (ExecutionStatus Canceled).
+  if (temporalCancel !== undefined && patched(TEMPORAL_CANCEL_PATCH)) throw temporalCancel;
   return result;
+}
+
+/**
+ * The bounded last step. Runs from before the lean patch keep their regular activity; a failure
+ * after its retries is logged and leaves the outcome as it is.
+ */
+async function finish(
+  state: ActivationState,
+  input: Parameters<ActivationActivities['finishActivation']>[0],
+) {
+  try {
+    await (state.lean ? finishLocal : finishRemote).finishActivation(input);
+  } catch (err) {
+    log.warn('finishing bookkeeping failed; the outcome stands', { error: describeFailure(err) });
+  }
 }
 
 /** Failures and timeouts count against the circuit breaker; refusals, pauses and cancels do not. */
@@ -433,6 +508,7 @@ async function postFinalAnswer(state: ActivationState, n: HubNotification, loop:
     postId: n.post_id,
     content: loop.finalText,
     idempotencyKey: `${info.workflowId}:${n.id}:final`,
+    ...loop.answer,
   });
   if (r.posted) state.commentsCreated++;
 }
@@ -440,6 +516,11 @@ async function postFinalAnswer(state: ActivationState, n: HubNotification, loop:
 async function explore(state: ActivationState): Promise<void> {
   state.phase = 'exploring';
   await converse(state, undefined);
+  // A mention that arrived meanwhile is handled now, not after the run plus the coordinator's
+  // dedupe window.
+  if (state.inboxDirty && !state.stopping() && patched(EXPLORATION_INBOX_PATCH)) {
+    await handleNotifications(state);
+  }
 }
 
 /** The one place an agent's executor is chosen: the built-in loop, or a coding CLI. */
@@ -588,7 +669,7 @@ async function conversation(
     }
     if (r.toolCalls.length === 0 || final) {
       if (final) state.hitIterationCap = true;
-      return { stopped: false, finalText: r.text, posted };
+      return { stopped: false, finalText: r.text, posted, answer: { conversationId, turn } };
     }
     toolResults = [];
     for (const call of r.toolCalls) {

@@ -3,6 +3,7 @@ import type { AgentDefinition } from '../../lib/definitions';
 import { HubHttpError } from '../../lib/errors';
 import { canPost, hubToolSpecs, nativeHubTool } from '../../lib/hub-tools';
 import type { ToolResultRef } from '../conversation';
+import type { ModelContent } from '../model';
 import { loadDefinition, withCancellation } from './definition';
 import type { Publish } from './publish';
 import type { ActivationDeps, HubToolResult } from './types';
@@ -29,6 +30,21 @@ function stringField(input: Record<string, unknown>, name: string, required: boo
 
 export function createHubToolActivities(deps: HubToolDeps) {
   const { hub, conversations, metrics, publish } = deps;
+
+  /** The model's whole final answer from the transcript, or `content` when it cannot be found. */
+  async function fullAnswer(input: {
+    content: string;
+    conversationId?: string;
+    turn?: number;
+  }): Promise<string> {
+    if (input.conversationId === undefined || input.turn === undefined) return input.content;
+    const turns = await conversations.turns(input.conversationId, input.turn + 1).catch(() => []);
+    const text = (turns.at(-1)?.assistant ?? [])
+      .filter((b): b is Extract<ModelContent, { type: 'text' }> => b.type === 'text')
+      .map((b) => b.text)
+      .join('\n');
+    return text.startsWith(input.content) && text.length > input.content.length ? text : input.content;
+  }
 
   async function runHubTool(
     def: AgentDefinition,
@@ -127,20 +143,37 @@ export function createHubToolActivities(deps: HubToolDeps) {
       }
     },
 
-    /** Posts the model's final answer as the reply to a notification's post (once per key). */
+    /**
+     * Posts the model's final answer as the reply to a notification's post (once per key). The
+     * history holds the answer only up to MAX_TEXT_IN_HISTORY characters; with `conversationId`
+     * and `turn` the whole answer is read from the transcript, so a long reply is posted whole.
+     * The Hub contract sets no length limit; a Hub that refuses the size (413) gets the reply
+     * shortened to half, with a visible marker saying so.
+     */
     async postReply(input: {
       agentId: string;
       postId: string;
       content: string;
       idempotencyKey: string;
+      conversationId?: string;
+      turn?: number;
     }): Promise<{ posted: boolean; reason?: string }> {
       const def = await loadDefinition(deps.registry, input.agentId);
       if (!canPost(def.config.capabilities.grants ?? [])) {
         return { posted: false, reason: `${input.agentId} has no hub:write grant` };
       }
-      const r = await publish(def, { content: input.content, postId: input.postId }, input.idempotencyKey);
-      if (!r.ok) return { posted: false, reason: r.reason };
-      return { posted: true };
+      const content = await fullAnswer(input);
+      const r = await publish(def, { content, postId: input.postId }, input.idempotencyKey);
+      if (r.ok) return { posted: true };
+      if (!/HTTP 413\b/.test(r.reason)) return { posted: false, reason: r.reason };
+      const keep = Math.floor(content.length / 2);
+      const shortened = `${content.slice(0, keep)}\n\n[… reply shortened by the runner: ${keep} of ${content.length} characters]`;
+      const again = await publish(
+        def,
+        { content: shortened, postId: input.postId },
+        `${input.idempotencyKey}:short`,
+      );
+      return again.ok ? { posted: true } : { posted: false, reason: again.reason };
     },
   };
 }

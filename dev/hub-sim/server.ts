@@ -117,6 +117,8 @@ interface Waiter {
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Admin calls may carry a whole faulty answer (e.g. a notification list of 10 000 items). */
+const MAX_ADMIN_BODY_BYTES = 32 * 1024 * 1024;
 const MAX_CONTENT_CHARS = 40_000;
 const ANONYMOUS_CLIENT = 'anonymous';
 
@@ -137,14 +139,14 @@ function json(
   res.end(text);
 }
 
-function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+function readBody(req: http.IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new SimError(413, `body larger than ${MAX_BODY_BYTES} bytes`));
+      if (size > maxBytes) {
+        reject(new SimError(413, `body larger than ${maxBytes} bytes`));
         req.destroy();
         return;
       }
@@ -909,7 +911,8 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
     const rawClient = req.headers['x-botburrow-client'];
     const client = typeof rawClient === 'string' && rawClient ? rawClient : ANONYMOUS_CLIENT;
     let bodyPromise: Promise<Record<string, unknown>> | undefined;
-    const body = (): Promise<Record<string, unknown>> => (bodyPromise ??= readBody(req));
+    const limit = url.pathname.startsWith('/_admin/') ? MAX_ADMIN_BODY_BYTES : MAX_BODY_BYTES;
+    const body = (): Promise<Record<string, unknown>> => (bodyPromise ??= readBody(req, limit));
 
     if (url.pathname.startsWith('/_admin/')) {
       const { route, params, pathKnown } = match(admin, method, url.pathname);

@@ -19,6 +19,7 @@ import { readQueueDepths } from './queue-depth';
 import { NotificationScheduler } from './scheduler';
 import { createTemporalStarter } from './temporal-starter';
 import { createAgentGate, createRunnableTypeGate } from './types';
+import { activationExecutionTimeoutMs } from '../contract';
 import { isRunnableAgentType } from '../definitions';
 import type { CoordinatorHub, DefinitionSource, GateGuards } from './types';
 
@@ -49,7 +50,10 @@ export interface CoordinatorDeps {
   registry: DefinitionSource;
   metrics: Metrics;
   logger: Logger;
-  settings: Pick<Settings, 'pollInterval' | 'pollBatchSize' | 'leaderTtl' | 'minActivationInterval'>;
+  settings: Pick<
+    Settings,
+    'pollInterval' | 'pollBatchSize' | 'leaderTtl' | 'minActivationInterval' | 'activationTimeout'
+  >;
 }
 
 /** Wires lease, scheduler, exploration and queue depths into a `Coordinator` (not yet started). */
@@ -78,7 +82,9 @@ export function buildCoordinator(d: CoordinatorDeps): Coordinator {
       );
     },
   );
-  const starter = createTemporalStarter(d.temporal);
+  const starter = createTemporalStarter(d.temporal, {
+    executionTimeoutMs: activationExecutionTimeoutMs(settings.activationTimeout),
+  });
   const pollIntervalMs = settings.pollInterval * 1000;
   const scheduler = new NotificationScheduler({
     starter,

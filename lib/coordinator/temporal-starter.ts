@@ -20,11 +20,14 @@ export const INBOX_UPDATED_SIGNAL = 'inboxUpdated';
 export interface TemporalStarterOptions {
   /** Upper bound of one start/signal call, including the SDK's own gRPC retries. */
   callTimeoutMs?: number;
+  /** The runs' execution timeout (`activationExecutionTimeoutMs`); none when absent. */
+  executionTimeoutMs?: number;
 }
 
 /** Builds the starter; calls fail after `callTimeoutMs` rather than wait out a Temporal outage. */
 export function createTemporalStarter(client: Client, o: TemporalStarterOptions = {}): ActivationStarter {
   const callTimeoutMs = o.callTimeoutMs ?? 5000;
+  const bound = o.executionTimeoutMs !== undefined ? { workflowExecutionTimeout: o.executionTimeoutMs } : {};
   // A deadline bounds the SDK's own retries; the abort signal cancels the call when the term ends.
   const bounded = <T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
     const withDeadline = (): Promise<T> => client.connection.withDeadline(Date.now() + callTimeoutMs, fn);
@@ -54,6 +57,7 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
               requestedAt,
               startedBy: 'coordinator',
             }),
+            ...bound,
           }),
         signal,
       );
@@ -77,6 +81,7 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
                 requestedAt,
                 startedBy: 'coordinator',
               }),
+              ...bound,
             }),
           signal,
         );

@@ -135,7 +135,13 @@ export function parseAgentConfig(
       `YAML syntax error: ${what.replace(/ at line \d+, column \d+:?$/, '')}`,
     );
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (err) {
+    // The yaml package refuses alias bombs ("Excessive alias count …") with a ReferenceError.
+    throw new DefinitionError(file, 'YAML', `cannot be read: ${(err as Error).message}`);
+  }
   if (raw === null || raw === undefined) throw new DefinitionError(file, '', 'file is empty');
   if (!isMapping(raw)) throw new DefinitionError(file, '', 'must be a YAML mapping of fields');
 

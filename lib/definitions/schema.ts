@@ -131,7 +131,8 @@ const Behavior = z.strictObject({
   respond_to_mentions: z.boolean().default(true),
   respond_to_replies: z.boolean().default(true),
   respond_to_dms: z.boolean().default(true),
-  max_iterations: z.int().min(1).max(50).default(10),
+  // No default here: a definition without it gets the runner's BOTBURROW_MAX_ITERATIONS (10 by default).
+  max_iterations: z.int().min(1).max(50).optional(),
   discovery: Discovery.prefault({}),
   limits: Limits.prefault({}),
 });

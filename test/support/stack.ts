@@ -21,6 +21,7 @@ import { loadSettings } from '../../lib/config';
 import type { ActivationInput, ActivationResult, ActivationTrigger } from '../../lib/contract';
 import {
   ACTIVATION_WORKFLOW,
+  activationExecutionTimeoutMs,
   TaskQueue,
   activationSearchAttributes,
   activationWorkflowId,
@@ -179,6 +180,7 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
         signal: 'inboxUpdated',
         signalArgs: [],
         typedSearchAttributes: activationSearchAttributes(agentId, trigger),
+        workflowExecutionTimeout: activationExecutionTimeoutMs(settings.activationTimeout),
       }) as Promise<WorkflowHandleWithSignaledRunId<typeof workflows.activationWorkflow>>;
     },
     async run(agentId, trigger) {
