@@ -20,7 +20,11 @@ import { DefinitionError, FailureType, HubHttpError, PayloadError } from '../lib
 export function classifyActivityError(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof DefinitionError) {
-    return ApplicationFailure.create({ type: FailureType.definition, message: err.message, nonRetryable: true });
+    return ApplicationFailure.create({
+      type: FailureType.definition,
+      message: err.message,
+      nonRetryable: true,
+    });
   }
   if (err instanceof PayloadError) {
     return ApplicationFailure.create({ type: FailureType.payload, message: err.message, nonRetryable: true });

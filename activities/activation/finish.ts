@@ -53,7 +53,11 @@ export function createFinishActivities(deps: FinishDeps) {
     try {
       await fn();
     } catch (err) {
-      const refused = err instanceof HubHttpError && err.status >= 400 && err.status < 500 && ![408, 429].includes(err.status);
+      const refused =
+        err instanceof HubHttpError &&
+        err.status >= 400 &&
+        err.status < 500 &&
+        ![408, 429].includes(err.status);
       if (!refused) throw err;
       logger.warn({ err, agentId }, `the Hub refused ${what}; not retrying it`);
     }

@@ -231,7 +231,10 @@ describe('activation under faults', () => {
     });
     const handle = await stack.activate(id);
     const result = await handle.result();
-    expect(result, JSON.stringify(result)).toMatchObject({ outcome: 'succeeded', notificationsProcessed: 50 });
+    expect(result, JSON.stringify(result)).toMatchObject({
+      outcome: 'succeeded',
+      notificationsProcessed: 50,
+    });
     const history = await handle.fetchHistory();
     expect(JSON.stringify(history).length).toBeLessThan(1_000_000);
   });
