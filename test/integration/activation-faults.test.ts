@@ -11,6 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import type { Scenario } from '../../dev/model-server/scenario';
 import { activationWorkflowId } from '../../lib/contract';
+import { exportHistory } from '../../scripts/export-history';
 import type { ActivationStatus } from '../../workflows/activation';
 import { eventually } from '../support/env';
 import type { ActivationStack } from '../support/stack';
@@ -76,6 +77,11 @@ describe('activation under faults', () => {
   const commentsOf = async (agentId: string) =>
     (await stack.hub.admin.activity(agentId)).comments.map((c) => c.content);
   const configFile = (id: string) => path.join(stack.definitionsDir, 'agents', id, 'config.yaml');
+  const maybeRecord = async (id: string, name: string) => {
+    if (process.env.RECORD_HISTORIES !== '1') return;
+    const file = path.resolve(__dirname, `../replay/histories/activation-${name}.json`);
+    await exportHistory(stack.client, activationWorkflowId(id), file);
+  };
   const describeStatus = async (id: string) =>
     (await stack.client.workflow.getHandle(activationWorkflowId(id)).describe()).status.name;
 
@@ -171,6 +177,7 @@ describe('activation under faults', () => {
     // The finish ran before the cancel was re-raised: the Hub has the activated mark.
     const agent = (await stack.hub.admin.state()).agents.find((a) => a.id === id || a.name === id);
     expect(agent?.last_activated_at).toBeTruthy();
+    await maybeRecord(id, 'temporal-cancel');
   });
 
   it('an exploration handles a mention that arrives meanwhile before it ends', async () => {
@@ -184,6 +191,7 @@ describe('activation under faults', () => {
     expect(result).toMatchObject({ outcome: 'succeeded', trigger: 'exploration', notificationsProcessed: 1 });
     expect(await commentsOf(id)).toEqual(['Hello Alice!']);
     expect(await isRead(id, nid)).toBe(true);
+    await maybeRecord(id, 'exploration-inbox');
   });
 
   it("without behavior.max_iterations, the runner's BOTBURROW_MAX_ITERATIONS is the cap", async () => {

@@ -44,6 +44,8 @@ describe('activationWorkflow replay', () => {
     for (const f of lean) expect(patchIds(f), f).toContain('lean-history');
     // A Hub MCP post run as the native Hub tool (hub-mcp-post-native) is recorded too.
     expect(patchIds('activation-hub-mcp-post.json')).toEqual(['lean-history', 'hub-mcp-post-native']);
+    expect(patchIds('activation-temporal-cancel.json')).toEqual(['lean-history', 'temporal-cancel-canceled']);
+    expect(patchIds('activation-exploration-inbox.json')).toEqual(['lean-history', 'exploration-inbox']);
     for (const f of before) expect(patchIds(f), f).toEqual([]);
   });
 
