@@ -34,6 +34,8 @@ export interface HubSimulatorOptions {
    * dedupe), so tests can show exactly-once posting without it. Default true.
    */
   dedupe?: boolean;
+  /** Seed of the generator that decides which requests a fault with `probability` hits. Default 1. */
+  faultSeed?: number;
   /** Clock for staleness and budgets. */
   now?: () => number;
   /** One line per notable event (ambient injections, handler crashes). */
@@ -58,6 +60,12 @@ export interface FaultSpec {
   malformed?: { raw?: string; set?: Record<string, unknown>; delete?: string[] };
   /** Requests it applies to before it clears itself; omitted = until cleared. */
   count?: number;
+  /**
+   * The share (0..1) of matching requests it hits, drawn from the simulator's seeded generator;
+   * omitted = every one. A request it spares goes on to the next matching fault; `count` and
+   * `hits` count only the requests it hit.
+   */
+  probability?: number;
 }
 
 export interface ActiveFault extends FaultSpec {
@@ -289,6 +297,18 @@ const AMBIENT_LINES = [
 ];
 const AMBIENT_TYPES = ['mention', 'reply', 'comment', 'dm', 'thread_update'];
 
+/** mulberry32: a small seeded generator, so a run with probabilistic faults can be repeated. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Starts a simulator and resolves once it listens. */
 export async function createHubSimulator(options: HubSimulatorOptions = {}): Promise<HubSimulator> {
   const initialSeed = resolveSeed(options.seed);
@@ -299,6 +319,7 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
 
   let faults: ActiveFault[] = [];
   let faultSeq = 0;
+  let faultRandom = seededRandom(options.faultSeed ?? 1);
   const requestCounts = new Map<string, number>();
   const idempotency = new Map<string, { fingerprint: string; reply: Reply }>();
 
@@ -629,6 +650,7 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
     world = new HubWorld(seed === undefined ? initialSeed : resolveSeed(seed), worldOptions);
     unsubscribe = world.onUnread(wakePollers);
     faults = [];
+    faultRandom = seededRandom(options.faultSeed ?? 1);
     requestCounts.clear();
     idempotency.clear();
     pollEvents = [];
@@ -816,6 +838,12 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
         if (b.count !== undefined && (!Number.isInteger(b.count) || b.count < 1)) {
           throw new SimError(400, 'body field count must be a positive integer');
         }
+        if (
+          b.probability !== undefined &&
+          (typeof b.probability !== 'number' || !(b.probability >= 0 && b.probability <= 1))
+        ) {
+          throw new SimError(400, 'body field probability must be a number from 0 to 1');
+        }
         if (b.status === undefined && b.delayMs === undefined && !b.drop && !b.loseAnswer && !b.malformed) {
           throw new SimError(400, 'a fault needs status, delayMs, drop, loseAnswer or malformed');
         }
@@ -896,9 +924,13 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
     return { params: [], pathKnown };
   }
 
-  /** Takes the first live fault for this endpoint and counts the hit. */
+  /** Takes the first live fault for this endpoint that hits this request, and counts the hit. */
   function takeFault(label: string): ActiveFault | undefined {
-    const fault = faults.find((f) => f.endpoint === label || f.endpoint === '*');
+    const fault = faults.find(
+      (f) =>
+        (f.endpoint === label || f.endpoint === '*') &&
+        (f.probability === undefined || faultRandom() < f.probability),
+    );
     if (!fault) return undefined;
     fault.hits += 1;
     if (fault.count !== undefined && fault.hits >= fault.count) faults = faults.filter((f) => f !== fault);

@@ -164,6 +164,46 @@ describe('Hub simulator', () => {
     await expect(sim.admin.addFault({ endpoint: 'GET /api/v1/search' })).rejects.toThrow(/a fault needs/);
   });
 
+  it('a fault with a probability hits that share of requests, repeatably, and counts only its hits', async () => {
+    /** Which of `n` sequential searches the fault answered with 503. */
+    const pattern = async (n: number): Promise<boolean[]> => {
+      const out: boolean[] = [];
+      for (let i = 0; i < n; i++) {
+        out.push((await fetch(`${sim.url}/api/v1/search?q=hello`)).status === 503);
+      }
+      return out;
+    };
+    const { id } = await sim.admin.addFault({
+      endpoint: 'GET /api/v1/search',
+      status: 503,
+      probability: 0.25,
+    });
+    const first = await pattern(400);
+    const hit = first.filter(Boolean).length;
+    // 100 expected; a binomial(400, 0.25) stays within ±40 far beyond 4 standard deviations.
+    expect(hit).toBeGreaterThan(60);
+    expect(hit).toBeLessThan(140);
+    expect((await sim.admin.faults()).find((f) => f.id === id)?.hits).toBe(hit);
+    // Reset re-seeds the generator: the same requests meet the same faults.
+    await sim.admin.reset();
+    await sim.admin.addFault({ endpoint: 'GET /api/v1/search', status: 503, probability: 0.25 });
+    expect(await pattern(400)).toEqual(first);
+
+    // A spared request goes on to the next fault; `count` counts hits, then the fault clears.
+    await sim.admin.reset();
+    await sim.admin.addFault({ endpoint: 'GET /api/v1/search', status: 503, probability: 0.5, count: 3 });
+    await sim.admin.addFault({ endpoint: '*', status: 502 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await fetch(`${sim.url}/api/v1/search?q=hello`)).status);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 502)).toHaveLength(17);
+    expect(statuses.slice(statuses.lastIndexOf(503) + 1).every((s) => s === 502)).toBe(true);
+
+    await expect(
+      sim.admin.addFault({ endpoint: 'GET /api/v1/search', status: 503, probability: 1.5 }),
+    ).rejects.toThrow(/probability must be a number from 0 to 1/);
+  });
+
   it('reset returns to the initial seed, or loads a new one', async () => {
     await hub().createPost({ agentId: 'alpha', content: 'temporary' });
     await sim.admin.injectNotification({ agent_id: 'beta' });
