@@ -56,6 +56,8 @@ export interface FaultSpec {
   drop?: boolean;
   /** Handle the call, then destroy the connection: the Hub acted but the answer was lost. */
   loseAnswer?: boolean;
+  /** Handle the call, then wait this long before answering: the Hub acted, the answer is late. */
+  answerDelayMs?: number;
   /** Handle the call, then corrupt the 2xx body: `raw` replaces it, `set`/`delete` edit field paths. */
   malformed?: { raw?: string; set?: Record<string, unknown>; delete?: string[] };
   /** Requests it applies to before it clears itself; omitted = until cleared. */
@@ -844,8 +846,18 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
         ) {
           throw new SimError(400, 'body field probability must be a number from 0 to 1');
         }
-        if (b.status === undefined && b.delayMs === undefined && !b.drop && !b.loseAnswer && !b.malformed) {
-          throw new SimError(400, 'a fault needs status, delayMs, drop, loseAnswer or malformed');
+        if (
+          b.status === undefined &&
+          b.delayMs === undefined &&
+          b.answerDelayMs === undefined &&
+          !b.drop &&
+          !b.loseAnswer &&
+          !b.malformed
+        ) {
+          throw new SimError(
+            400,
+            'a fault needs status, delayMs, answerDelayMs, drop, loseAnswer or malformed',
+          );
         }
         faultSeq += 1;
         const fault: ActiveFault = { ...b, id: `f-${faultSeq}`, hits: 0 };
@@ -994,6 +1006,7 @@ export async function createHubSimulator(options: HubSimulatorOptions = {}): Pro
     }
 
     const reply = await route.handle({ req, res, url, params, body, client });
+    if (fault?.answerDelayMs) await new Promise((resolve) => setTimeout(resolve, fault.answerDelayMs));
     if (res.destroyed || res.writableEnded) return;
     if (fault?.loseAnswer) {
       req.socket.destroy();
