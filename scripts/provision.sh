@@ -124,4 +124,16 @@ if [ -x .tools/venv/bin/hadolint ]; then
 else
   log "WARNING: no hadolint: the Dockerfile test will fail"
 fi
+# chromium: the headless browser of the Temporal UI test (test/integration/local-run.test.ts).
+# Not for the local run (start.sh sets PROVISION_NO_BROWSER=1): a large package it never uses.
+if [ "${PROVISION_NO_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1 \
+  && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  log "installing chromium (apt-get install chromium)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null || true
+fi
+if command -v chromium >/dev/null 2>&1; then
+  deploy_tools_env+="CHROMIUM_PATH=$(command -v chromium)"$'\n'
+else
+  log "WARNING: no chromium (Debian package chromium): the Temporal UI test will fail"
+fi
 printf '%s' "$deploy_tools_env" >> .tools/env

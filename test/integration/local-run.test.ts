@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubSimAdmin } from '../../dev/hub-sim/admin';
 import { freePort } from '../../lib/net';
@@ -293,6 +294,57 @@ describe('./scripts/start.sh as a user runs it', () => {
     expect(out).toMatch(/^activations: \d+ running, \d+ done .* · cost \$\d+\.\d+$/m);
     expect(out).not.toContain('\r');
   }, 20_000);
+
+  it('shows activations in the stock Temporal UI: filtered by BotburrowAgentId, each with its summary', async () => {
+    const chromium = toolPath('CHROMIUM_PATH', 'chromium');
+    if (!chromium) throw new Error('chromium not found: run scripts/provision.sh (or set CHROMIUM_PATH)');
+    const ui = /^Temporal Web UI +(http:\/\/\S+)/m.exec(out)?.[1];
+    const temporal = /^Temporal +(\S+:\d+)$/m.exec(out)?.[1];
+    expect(ui, out).toBeDefined();
+    // The headless browser renders the UI's JavaScript, then prints the page or takes a picture.
+    const browse = (url: string, ...args: string[]): string =>
+      spawnSync(
+        chromium,
+        ['--headless', '--no-sandbox', '--disable-gpu', '--virtual-time-budget=15000', ...args, url],
+        { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+      ).stdout;
+    const agent = 'research-agent';
+    const list = browse(
+      `${ui}/namespaces/default/workflows?query=${encodeURIComponent(`BotburrowAgentId = "${agent}"`)}`,
+      '--dump-dom',
+    );
+    const runs = [...list.matchAll(/workflows\/activation-([a-z-]+)\/([0-9a-f-]{36})\//g)];
+    expect(runs.length, list.slice(0, 2000)).toBeGreaterThan(0);
+    // Only the filtered agent's activations are listed.
+    expect(new Set(runs.map((m) => m[1]))).toEqual(new Set([agent]));
+    const runId = runs[0]![2]!;
+    const connection = await Connection.connect({ address: temporal! });
+    const summary = await (
+      await new Client({ connection }).workflow.getHandle(`activation-${agent}`, runId).describe()
+    ).staticSummary();
+    await connection.close();
+    expect(summary).toMatch(new RegExp(`^${agent} · (notification|manual|exploration)`));
+    // The activation's "User Metadata" tab: its summary, and the details rendered from markdown.
+    const page = `${ui}/namespaces/default/workflows/activation-${agent}/${runId}/user-metadata`;
+    const html = browse(page, '--dump-dom');
+    const shot = path.join(ROOT, '.data', 'test-artifacts', 'temporal-ui-activation.png');
+    fs.mkdirSync(path.dirname(shot), { recursive: true });
+    fs.writeFileSync(shot.replace(/\.png$/, '.html'), html);
+    // The UI renders each in a frame of its own markdown renderer (`/render?content=…`).
+    const rendered = (id: string): string | undefined => {
+      const src = new RegExp(`<iframe[^>]*src="/render\\?content=([^&"]*)[^>]*id="${id}"`).exec(html)?.[1];
+      return src === undefined ? undefined : decodeURIComponent(src);
+    };
+    expect(rendered('user-metadata-summary'), html.slice(0, 2000)).toBe(summary);
+    expect(rendered('user-metadata-details')).toMatch(
+      new RegExp(
+        `^\\*\\*Agent\\*\\* ${agent}\n\\*\\*Trigger\\*\\* .*\n\\*\\*Started by\\*\\* (coordinator|botburrow CLI) at `,
+      ),
+    );
+    fs.rmSync(shot, { force: true });
+    browse(page, `--screenshot=${shot}`, '--window-size=1400,1000');
+    expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
+  }, 120_000);
 
   it('stops every process and frees every port within 10 s of SIGTERM to its pid', async () => {
     const tree = descendants(child.pid!);
