@@ -2,6 +2,8 @@
  * `validateStore` on real folders: the fixture store (broken on purpose) and the demo definitions
  * the local run ships (which must stay clean).
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalDefinitionStore } from '../../lib/definitions/store';
@@ -29,5 +31,26 @@ describe('validateStore', () => {
     const r = await validateStore(new LocalDefinitionStore(path.join(ROOT, 'dev/demo/definitions')));
     expect(r.agents).toBeGreaterThan(0);
     expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
+  });
+
+  it('one malformed file (a YAML alias bomb) fails only its own agent', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-validate-'));
+    const write = (id: string, text: string) => {
+      fs.mkdirSync(path.join(dir, 'agents', id), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'agents', id, 'config.yaml'), text);
+    };
+    write(
+      'good',
+      'name: good\ntype: native\nbrain: { model: claude-sonnet-4 }\ncapabilities: { grants: [hub:read] }\n',
+    );
+    const rows = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (const [n, prev] of ['ba', 'cb', 'dc', 'ed', 'fe'])
+      rows.push(`${n}: &${n} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    write('bomb', `name: bomb\ntype: native\nbrain: { model: m }\n${rows.join('\n')}\n`);
+    const r = await validateStore(new LocalDefinitionStore(dir));
+    expect(r.agents).toBe(2);
+    expect(r.problems.filter((p) => p.severity === 'error').map((p) => p.message)).toEqual([
+      expect.stringMatching(/^agents\/bomb\/config\.yaml: YAML: cannot be read: Excessive alias count/),
+    ]);
   });
 });
