@@ -2,6 +2,7 @@
  * Text output of the CLI: aligned tables and key/value blocks, durations, times, money and the
  * `--since` parser. Pure functions, unit-tested.
  */
+import { roundUsd } from '../lib/usd';
 
 /** Left-aligned columns separated by two spaces; numbers in `right` columns are right-aligned. */
 export function table(
@@ -69,4 +70,13 @@ export function parseSince(raw: string, now: number): Date | undefined {
   if (!/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw.trim())) return undefined;
   const t = Date.parse(raw.trim());
   return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+/** `--json` output: indented, with every `costUsd` rounded to micro-dollars (no float noise). */
+export function toJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (key, v: unknown) => (key === 'costUsd' && typeof v === 'number' ? roundUsd(v) : v),
+    2,
+  );
 }

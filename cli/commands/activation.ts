@@ -13,7 +13,16 @@ import { agentArg, agentExists, intOption, noSuchAgent, requireAgent, stringOpti
 import type { CommandSpec, Parsed } from '../command';
 import type { ActivationRef, ActivationSummary, CommandDeps } from '../context';
 import { CliError, ExitCode, OUTCOME_EXIT_CODES, usageError } from '../errors';
-import { formatDuration, formatTime, formatUsd, keyValues, parseSince, shortId, table } from '../format';
+import {
+  formatDuration,
+  formatTime,
+  formatUsd,
+  keyValues,
+  parseSince,
+  shortId,
+  table,
+  toJson,
+} from '../format';
 
 const TRIGGERS: readonly ActivationTrigger[] = ['manual', 'notification', 'exploration'];
 
@@ -115,7 +124,7 @@ const run: CommandSpec = {
     }
     d.output.err(`waiting up to ${timeoutS}s for the result (Ctrl-C stops waiting, not the activation)`);
     const result = await temporal.result(ref, timeoutS * 1000);
-    d.output.out(d.json ? JSON.stringify({ ...ref, joined, ...result }, null, 2) : formatResult(ref, result));
+    d.output.out(d.json ? toJson({ ...ref, joined, ...result }) : formatResult(ref, result));
     const hint = outcomeHint(result);
     if (hint) d.output.err(hint);
     return outcomeExitCode(result.outcome);
@@ -191,15 +200,7 @@ const list: CommandSpec = {
       throw await noSuchAgent(d, filter.agent);
     }
     const now = d.now();
-    d.output.out(
-      d.json
-        ? JSON.stringify(
-            rows.map((r) => summaryJson(r, now)),
-            null,
-            2,
-          )
-        : formatList(rows, now),
-    );
+    d.output.out(d.json ? toJson(rows.map((r) => summaryJson(r, now))) : formatList(rows, now));
     return ExitCode.ok;
   },
 };
@@ -330,7 +331,7 @@ const status: CommandSpec = {
     const now = d.now();
     d.output.out(
       d.json
-        ? JSON.stringify({ ...summaryJson(a, now), live, liveError, result }, null, 2)
+        ? toJson({ ...summaryJson(a, now), live, liveError, result })
         : formatStatus(a, now, live, liveError, result),
     );
     return ExitCode.ok;
@@ -382,7 +383,7 @@ const cancel: CommandSpec = {
     const result = await temporal.result(a, timeoutS * 1000);
     d.output.out(
       d.json
-        ? JSON.stringify({ workflowId: a.workflowId, runId: a.runId, wasRunning: true, result }, null, 2)
+        ? toJson({ workflowId: a.workflowId, runId: a.runId, wasRunning: true, result })
         : `${a.workflowId} was running: cancelled\n${formatResult(a, result)}`,
     );
     return ExitCode.ok;

@@ -502,6 +502,23 @@ describe('activation list, status, cancel', () => {
   });
 });
 
+describe('costs in --json output', () => {
+  it('are rounded to micro-dollars (no float noise), for results and visibility rows', async () => {
+    const noisy = 0.011685000000000001;
+    const h = harness({
+      temporal: fakeTemporal({
+        result: async () => result({ costUsd: noisy }),
+        list: async () => [{ ...running, status: 'COMPLETED', costUsd: noisy, closeTime: new Date(NOW) }],
+      }),
+    });
+    expect(await cli(h, 'activation', 'run', 'ann', '--json')).toBe(0);
+    expect(h.stdout[0]).toContain('"costUsd": 0.011685,');
+    expect(await cli(h, 'activation', 'list', '--json')).toBe(0);
+    expect(h.stdout[1]).toContain('"costUsd": 0.011685,');
+    expect(h.stdout.join('\n')).not.toContain('0.011685000000000001');
+  });
+});
+
 describe('commands that name an agent', () => {
   const named: string[][] = [
     ['agent', 'pause', 'ghost'],
