@@ -45,6 +45,10 @@ const SECRET_NAME = 'botburrow-agents-secrets';
 const secretSettings = Object.values(SETTINGS)
   .filter((s) => s.secret)
   .map((s) => s.env);
+/** Model key variables a definition may name (not settings, but secrets the runners get). */
+const modelKeyEnvs = (SETTINGS.modelKeyEnvs.default as readonly string[]).filter(
+  (n) => !secretSettings.includes(n),
+);
 
 type Process = 'coordinator' | 'runner' | 'skill-sync';
 
@@ -175,11 +179,27 @@ function envNameProblems(objects: K8sObject[]): string[] {
         .split(',')
         .map((x) => x.trim());
       for (const e of c.env ?? []) {
-        if (!SETTING_NAMES.includes(e.name) && !(e.name in NON_SETTING_ENV) && !mcpAllowed.includes(e.name)) {
+        const modelKey = modelKeyEnvs.includes(e.name);
+        if (modelKey && (e.value !== undefined || e.valueFrom?.secretKeyRef?.key !== e.name)) {
+          problems.push(
+            `${w.obj.kind}/${w.obj.metadata.name}: model key ${e.name} must come from ${SECRET_NAME}`,
+          );
+        }
+        if (
+          !SETTING_NAMES.includes(e.name) &&
+          !(e.name in NON_SETTING_ENV) &&
+          !mcpAllowed.includes(e.name) &&
+          !modelKey
+        ) {
           problems.push(`${w.obj.kind}/${w.obj.metadata.name} ${c.name}: env ${e.name} is not a setting`);
         }
         const ref = e.valueFrom?.secretKeyRef;
-        if (ref && (ref.name !== SECRET_NAME || ref.key !== e.name || !secretSettings.includes(e.name))) {
+        if (
+          ref &&
+          (ref.name !== SECRET_NAME ||
+            ref.key !== e.name ||
+            !(secretSettings.includes(e.name) || modelKeyEnvs.includes(e.name)))
+        ) {
           problems.push(`${w.obj.kind}/${w.obj.metadata.name}: env ${e.name} from ${ref.name}/${ref.key}`);
         }
         if (e.value !== undefined && secretSettings.includes(e.name)) {
@@ -665,7 +685,7 @@ describe('k8s manifests', () => {
     for (const v of variants) expect(envNameProblems(v.objects), v.name).toEqual([]);
   });
 
-  it('env: the Secret template has exactly the secret settings, and the ConfigMap none of them', () => {
+  it('env: the Secret template has exactly the secret settings and model keys, and the ConfigMap none of them', () => {
     const template = handAppliedManifests().find(
       (o) => o.kind === 'Secret' && o.metadata.name === SECRET_NAME,
     )!;
@@ -673,10 +693,9 @@ describe('k8s manifests', () => {
     const external = handAppliedManifests().find((o) => o.kind === 'ExternalSecret')!;
     const spec = external.spec as { target: { name: string }; data: { secretKey: string }[] };
     expect(spec.target.name).toBe(SECRET_NAME);
-    expect(spec.data.map((d) => d.secretKey).sort()).toEqual([...secretSettings].sort());
-    expect(Object.keys(template.stringData as Record<string, string>).sort()).toEqual(
-      [...secretSettings].sort(),
-    );
+    const secrets = [...secretSettings, ...modelKeyEnvs].sort();
+    expect(spec.data.map((d) => d.secretKey).sort()).toEqual(secrets);
+    expect(Object.keys(template.stringData as Record<string, string>).sort()).toEqual(secrets);
     expect(Object.values(template.stringData as Record<string, string>).every((v) => v === '')).toBe(true);
   });
 
@@ -698,6 +717,13 @@ describe('k8s manifests', () => {
     expect(problems).not.toMatch(/JIRA_TOKEN/);
     expect(problems).toMatch(/env BOTBURROW_RUNER_MODE is not a setting/);
     expect(problems).toMatch(/ANTHROPIC_API_KEY is a secret/);
+    // A model key with a literal value is a leak waiting to happen.
+    const openai = hybrid.env!.find((e) => e.name === 'OPENAI_API_KEY')!;
+    delete openai.valueFrom;
+    openai.value = 'sk-literal';
+    expect(envNameProblems(objects).join('\n')).toMatch(
+      /model key OPENAI_API_KEY must come from botburrow-agents-secrets/,
+    );
   });
 
   it('env: every process gets its required settings and its environment loads without error', () => {
