@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
 # Runs a command and stops it when this script's stdin reaches EOF, i.e. when the parent process
 # holding the other end of the pipe exits for any reason (crash, SIGKILL, Ctrl-C). This is how the
-# test harness and the local run guarantee that no server outlives them. Stopping is SIGTERM, then
-# SIGKILL after WATCHDOG_GRACE_SECONDS (default 4) if the command is still there.
+# test harness and the local run guarantee that no server outlives them: on EOF the command gets
+# SIGTERM, then SIGKILL after WATCHDOG_GRACE_SECONDS (default 4) if it is still there. A signal to
+# the watchdog is passed on as SIGTERM; the sender decides how long to wait (dev/services.ts).
 "$@" </dev/null &
 child=$!
 grace=${WATCHDOG_GRACE_SECONDS:-4}
-killer=""
-stop() {
-  kill -TERM "$child" 2>/dev/null || true
-  if [ -z "$killer" ]; then
-    { sleep "$grace"; kill -KILL "$child" 2>/dev/null; } &
-    killer=$!
-  fi
-}
+stop() { kill -TERM "$child" 2>/dev/null || true; }
 trap stop TERM INT HUP
 # Background jobs get /dev/null as stdin unless redirected explicitly, hence fd 3.
 exec 3<&0
@@ -32,9 +26,7 @@ if [ "$rc" -gt 128 ]; then
   again=$?
   [ "$again" -ne 127 ] && rc=$again
 fi
-# The timers' sleeps go with them: nothing of this watchdog outlives the command.
-for t in "$guard" $killer; do
-  pkill -KILL -P "$t" 2>/dev/null || true
-  kill -KILL "$t" 2>/dev/null || true
-done
+# The guard's sleep goes with it: nothing of this watchdog outlives the command.
+pkill -KILL -P "$guard" 2>/dev/null || true
+kill -KILL "$guard" 2>/dev/null || true
 exit "$rc"
