@@ -300,7 +300,7 @@ const AMBIENT_LINES = [
 const AMBIENT_TYPES = ['mention', 'reply', 'comment', 'dm', 'thread_update'];
 
 /** mulberry32: a small seeded generator, so a run with probabilistic faults can be repeated. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
