@@ -5,12 +5,14 @@
  * so a command starts without the SDKs it does not need (the S3 SDK alone takes a second).
  */
 import type { CliContext } from './context';
-import { withLocalRunSettings } from './local-run';
+import { localRunHint, withLocalRunSettings } from './local-run';
 import { runCli } from './main';
 
+// Without TEMPORAL_ADDRESS & co. in the environment, a running local run's settings file.
+const local = withLocalRunSettings(process.env, process.cwd());
+
 const context: CliContext = {
-  // Without TEMPORAL_ADDRESS & co. in the environment, a running local run's settings file.
-  env: withLocalRunSettings(process.env, process.cwd()).env,
+  env: local.env,
   output: {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
@@ -19,23 +21,38 @@ const context: CliContext = {
   connectTemporal: async (s) => (await import('./temporal.js')).connectTemporal(s),
   connectValkey: async (s) => (await import('./valkey.js')).connectValkey(s),
   async definitions(s) {
-    const [{ createDefinitionStore, LocalDefinitionStore }, { configKey }, { validateStore }] =
-      await Promise.all([
-        import('../lib/definitions/store.js'),
-        import('../lib/definitions/registry.js'),
-        import('../lib/definitions/validate.js'),
-      ]);
+    const [
+      { createDefinitionStore, LocalDefinitionStore },
+      { configKey },
+      { validateStore },
+      { ModelProviders },
+    ] = await Promise.all([
+      import('../lib/definitions/store.js'),
+      import('../lib/definitions/registry.js'),
+      import('../lib/definitions/validate.js'),
+      import('../activities/models/providers.js'),
+    ]);
     const store = createDefinitionStore(s);
+    // The runners' allow-lists of key variables and hosts, as these settings configure them.
+    const providers = new ModelProviders(
+      { keyEnvs: s.modelKeyEnvs, apiHosts: s.modelApiHosts, baseUrls: {}, timeoutMs: 1000 },
+      {},
+    );
     return {
       where: store.describe(),
       exists: async (agentId) => (await store.readText(configKey(agentId))) !== null,
-      validate: (dir) => validateStore(dir === undefined ? store : new LocalDefinitionStore(dir)),
+      validate: (dir) =>
+        validateStore(dir === undefined ? store : new LocalDefinitionStore(dir), {
+          checkBrain: (b) => providers.refusal(b),
+        }),
     };
   },
 };
 
 runCli(process.argv.slice(2), context).then(
   (code) => {
+    const hint = localRunHint(code, local.file);
+    if (hint) process.stderr.write(`${hint}\n`);
     // Exit explicitly: an abandoned long poll (a --timeout wait) must not keep the process alive.
     process.exitCode = code;
     process.stdout.write('', () => process.exit(code));

@@ -88,26 +88,9 @@ export class ModelProviders {
    */
   resolve(route: BrainRoute): ResolvedRoute {
     const { provider } = route;
-    const defaults = PROVIDER_DEFAULTS[provider];
-    if (route.apiBase !== undefined) this.checkApiBase(provider, route.apiBase);
-    const baseUrl = this.settings.baseUrls[provider] ?? route.apiBase ?? defaults.baseUrl;
-    if (baseUrl === undefined) {
-      throw nonRetryable(
-        `brain.provider ${provider} needs brain.api_base (the server's OpenAI-compatible URL)`,
-        {
-          provider,
-        },
-      );
-    }
-    const keyEnv = route.apiKeyEnv ?? defaults.keyEnv ?? null;
+    const { baseUrl, keyEnv } = this.route(route);
     let key: string | undefined;
     if (keyEnv !== null) {
-      if (!this.keyEnvs.has(keyEnv)) {
-        throw nonRetryable(
-          `brain.api_key_env ${keyEnv} is not a model key variable this runner allows (allowed: ${[...this.keyEnvs].join(', ') || 'none'}; setting BOTBURROW_MODEL_KEY_ENVS)`,
-          { provider, variable: keyEnv },
-        );
-      }
       key = this.keys[keyEnv];
       if (key === undefined || key === '') {
         throw nonRetryable(`brain.api_key_env ${keyEnv} is not set on this runner (provider ${provider})`, {
@@ -123,6 +106,44 @@ export class ModelProviders {
       this.clients.set(cacheKey, resolved);
     }
     return resolved;
+  }
+
+  /**
+   * Why a runner with these settings refuses `route` (its key variable or `api_base` is not
+   * allowed, or it has no endpoint), whatever keys it holds; undefined when allowed.
+   * `botburrow agents validate` reports it before any activation does.
+   */
+  refusal(route: BrainRoute): string | undefined {
+    try {
+      this.route(route);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  /** The endpoint and key variable of `route`, or a non-retryable failure saying what is refused. */
+  private route(route: BrainRoute): { baseUrl: string; keyEnv: string | null } {
+    const { provider } = route;
+    const defaults = PROVIDER_DEFAULTS[provider];
+    if (route.apiBase !== undefined) this.checkApiBase(provider, route.apiBase);
+    const baseUrl = this.settings.baseUrls[provider] ?? route.apiBase ?? defaults.baseUrl;
+    if (baseUrl === undefined) {
+      throw nonRetryable(
+        `brain.provider ${provider} needs brain.api_base (the server's OpenAI-compatible URL)`,
+        {
+          provider,
+        },
+      );
+    }
+    const keyEnv = route.apiKeyEnv ?? defaults.keyEnv ?? null;
+    if (keyEnv !== null && !this.keyEnvs.has(keyEnv)) {
+      throw nonRetryable(
+        `brain.api_key_env ${keyEnv} is not a model key variable this runner allows (allowed: ${[...this.keyEnvs].join(', ') || 'none'}; setting BOTBURROW_MODEL_KEY_ENVS)`,
+        { provider, variable: keyEnv },
+      );
+    }
+    return { baseUrl, keyEnv };
   }
 
   private checkApiBase(provider: ModelProvider, apiBase: string): void {

@@ -6,6 +6,7 @@
 import { isRunnableAgentType, RUNNABLE_AGENT_TYPES } from './config';
 import { checkAllDefinitions, configKey } from './registry';
 import { checkSkillFile } from './skill-checks';
+import type { AgentDefinition } from './registry';
 import type { DefinitionStore } from './store';
 import { loadAgentDefinition } from './registry';
 
@@ -22,7 +23,22 @@ export interface ValidationReport {
   problems: ValidationProblem[];
 }
 
-export async function validateStore(store: DefinitionStore): Promise<ValidationReport> {
+/** A definition's brain as the runners route it. */
+export interface BrainCheckInput {
+  provider: AgentDefinition['config']['brain']['provider'];
+  apiBase?: string;
+  apiKeyEnv?: string;
+}
+
+export interface ValidateOptions {
+  /** Why the runners would refuse this brain (key variable, `api_base` host), or undefined. */
+  checkBrain?: (brain: BrainCheckInput) => string | undefined;
+}
+
+export async function validateStore(
+  store: DefinitionStore,
+  o: ValidateOptions = {},
+): Promise<ValidationReport> {
   const problems: ValidationProblem[] = [];
   const checks = await checkAllDefinitions(store);
   for (const c of checks) {
@@ -37,6 +53,14 @@ export async function validateStore(store: DefinitionStore): Promise<ValidationR
         message: `${configKey(c.id)}: type: '${def.config.type}' is executed by no runner (runnable: ${RUNNABLE_AGENT_TYPES.join(', ')}); the coordinator skips this agent`,
       });
     }
+    const b = def.config.brain;
+    const refused = o.checkBrain?.({
+      provider: b.provider,
+      ...(b.api_base !== undefined && { apiBase: b.api_base }),
+      ...(b.api_key_env !== undefined && { apiKeyEnv: b.api_key_env }),
+    });
+    if (refused !== undefined)
+      problems.push({ severity: 'error', message: `${configKey(c.id)}: ${refused}` });
     for (const w of c.warnings) problems.push({ severity: 'warning', message: w });
   }
   const skillKeys = (await store.list('skills/')).filter((k) => /^skills\/[^/]+\/SKILL\.md$/.test(k));
