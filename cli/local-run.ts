@@ -81,3 +81,12 @@ function readIfExists(file: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * What to add when a command that ran on the local run's settings could not reach Temporal (exit
+ * 4) or Valkey (exit 5): the file is left behind when the local run was killed.
+ */
+export function localRunHint(exitCode: number, file: string | undefined): string | undefined {
+  if (file === undefined || (exitCode !== 4 && exitCode !== 5)) return undefined;
+  return `(settings from ${file}, written by ./scripts/start.sh: is the local run still running?)`;
+}

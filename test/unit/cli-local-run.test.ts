@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   LOCAL_RUN_VARIABLES,
   localDataDir,
+  localRunHint,
   parseEnvFile,
   withLocalRunSettings,
   writeLocalRunFile,
@@ -69,5 +70,14 @@ describe('the local run settings file', () => {
     );
     expect(file).toBeUndefined();
     expect(env).toEqual(own);
+  });
+
+  it('points at a left-behind file when Temporal or Valkey is unreachable, only then', () => {
+    expect(localRunHint(4, '/repo/.data/local-run.env')).toBe(
+      '(settings from /repo/.data/local-run.env, written by ./scripts/start.sh: is the local run still running?)',
+    );
+    expect(localRunHint(5, '/repo/.data/local-run.env')).toMatch(/still running/);
+    expect(localRunHint(3, '/repo/.data/local-run.env')).toBeUndefined();
+    expect(localRunHint(4, undefined)).toBeUndefined();
   });
 });
