@@ -145,7 +145,7 @@ describe('valid definitions', () => {
         respond_to_mentions: true,
         respond_to_replies: true,
         respond_to_dms: true,
-        max_iterations: 10,
+        // No schema default: the runner's BOTBURROW_MAX_ITERATIONS applies (activities/activation/definition.ts).
         discovery: {
           enabled: false,
           respond_to_questions: false,
