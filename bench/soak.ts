@@ -175,6 +175,25 @@ function describeEnd(err: unknown): { outcome: string; error: string } {
   return { outcome: 'result unavailable', error: err instanceof Error ? err.message : String(err) };
 }
 
+/** The runners' warn and error lines by message (run and task ids stripped), for the summary. */
+function runnerLogLines(dir: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const file of fs.readdirSync(dir).filter((f) => f.startsWith('runner-'))) {
+    for (const line of fs.readFileSync(path.join(dir, file), 'utf8').split('\n')) {
+      let entry: { level?: unknown; msg?: unknown };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        continue; // the watchdog's own lines
+      }
+      if ((entry.level !== 'warn' && entry.level !== 'error') || typeof entry.msg !== 'string') continue;
+      const key = `${entry.level} "${entry.msg.replace(/[0-9a-f-]{36}(:\d+:\d+)?/g, '…')}"`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const random = seededRandom(SEED);
@@ -487,6 +506,10 @@ async function main(): Promise<void> {
   console.log(
     `runner kills: ${killLog.length} of ${KILLS}${killLog.length ? `: ${killLog.join('; ')}` : ''}`,
   );
+  console.log('runner log warnings and errors (most frequent first):');
+  for (const [line, n] of [...runnerLogLines(logDir)].sort((x, y) => y[1] - x[1]).slice(0, 10)) {
+    console.log(`  ${String(n).padStart(6)} ${line}`);
+  }
   console.log(`total time ${secs(Date.now() - t0)} (set-up ${secs(setupMs)})`);
 
   // Details, for the investigation the numbers call for.
