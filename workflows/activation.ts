@@ -141,11 +141,12 @@ const local = proxyLocalActivities<ActivationActivities>({
 
 /**
  * The last step (verdict, metrics, Hub reports) is short and bounded: a Hub that does not answer
- * cannot keep a finished (or cancelled) run open, and its failure does not change the outcome.
+ * cannot keep a finished run open (15 s), or a cancelled one for more than 6 s, and its failure
+ * does not change the outcome.
  */
 const finishOptions = {
-  startToCloseTimeout: '4 seconds',
-  scheduleToCloseTimeout: '6 seconds',
+  startToCloseTimeout: '5 seconds',
+  scheduleToCloseTimeout: '15 seconds',
   retry: {
     initialInterval: '500 milliseconds',
     maximumInterval: '2 seconds',
@@ -153,6 +154,11 @@ const finishOptions = {
   },
 } as const;
 const finishLocal = proxyLocalActivities<ActivationActivities>(finishOptions);
+const finishLocalCancelled = proxyLocalActivities<ActivationActivities>({
+  ...finishOptions,
+  startToCloseTimeout: '4 seconds',
+  scheduleToCloseTimeout: '6 seconds',
+});
 const finishRemote = proxyActivities<ActivationActivities>({
   ...finishOptions,
   heartbeatTimeout: '10 seconds',
@@ -178,15 +184,20 @@ const llm = proxyActivities<ActivationActivities>({
   },
 });
 
-/** Native Hub tools; posting is idempotent per tool-use id, so a retry never posts twice. */
+/**
+ * Native Hub tools; posting is idempotent per tool-use id, so a retry never posts twice. Bounded
+ * by time rather than by attempts: a retry that waits out an unconfirmed post's grace
+ * (publish.ts) is an attempt too.
+ */
 const tools = proxyActivities<ActivationActivities>({
   startToCloseTimeout: '2 minutes',
+  scheduleToCloseTimeout: '5 minutes',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '1 second',
-    maximumInterval: '30 seconds',
-    maximumAttempts: 10,
+    maximumInterval: '15 seconds',
+    maximumAttempts: 40,
     nonRetryableErrorTypes: nonRetryable,
   },
 });
@@ -402,7 +413,8 @@ async function finish(
   input: Parameters<ActivationActivities['finishActivation']>[0],
 ) {
   try {
-    await (state.lean ? finishLocal : finishRemote).finishActivation(input);
+    const lean = input.outcome === 'cancelled' ? finishLocalCancelled : finishLocal;
+    await (state.lean ? lean : finishRemote).finishActivation(input);
   } catch (err) {
     log.warn('finishing bookkeeping failed; the outcome stands', { error: describeFailure(err) });
   }

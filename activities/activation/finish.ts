@@ -6,13 +6,16 @@ import { IDEMPOTENCY_TTL_SECONDS } from './types';
 export type FinishDeps = Pick<ActivationDeps, 'redis' | 'keys' | 'breaker' | 'metrics' | 'logger'> & {
   hub: Pick<ActivationDeps['hub'], 'reportConsumption' | 'markActivated'>;
   /**
-   * How long an attempt in progress holds a step's lease: above the finish step's 4 s
-   * start-to-close, below the 10 s in which a dead runner's step is run again (default 5 s).
+   * How long an attempt in progress holds a step's lease: above the finish step's 5 s
+   * start-to-close, below the 10 s in which a dead runner's step is run again (default 6 s).
    */
   leaseMs?: number;
+  /** How long each Hub report may take, retries included (default 3 s). */
+  reportMs?: number;
 };
 
 const DONE = 'done';
+const RELEASE_LEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
 /** Another attempt holds the step's lease: retry once it has finished or its lease has expired. */
 export class StepInProgressError extends Error {
@@ -21,14 +24,21 @@ export class StepInProgressError extends Error {
 
 export function createFinishActivities(deps: FinishDeps) {
   const { hub, metrics, redis, keys, logger } = deps;
-  const leaseMs = deps.leaseMs ?? 5_000;
+  const leaseMs = deps.leaseMs ?? 6_000;
+  const reportMs = deps.reportMs ?? 3_000;
 
   /**
    * Runs `fn` once successfully per key. The marker is a lease while an attempt runs (it expires,
    * so an attempt whose runner died does not block the step) and `done` once `fn` succeeded; a
-   * failed `fn` drops the lease so the retry runs it again. Resolves to whether `fn` ran now.
+   * failed `fn` (or one answering `false`) drops the lease so a later run does it again. Resolves
+   * to whether `fn` ran and succeeded now.
    */
-  async function once(key: string, fn: () => Promise<unknown>): Promise<boolean> {
+  /** Drops the lease if it is still this attempt's (a later attempt may hold it, or be done). */
+  async function release(marker: string, lease: string): Promise<void> {
+    await redis.eval(RELEASE_LEASE, 1, marker, lease);
+  }
+
+  async function once(key: string, fn: () => Promise<boolean | void>): Promise<boolean> {
     const marker = keys.idempotency(key);
     const lease = `lease:${Date.now()}:${Math.random().toString(36).slice(2)}`;
     if ((await redis.set(marker, lease, 'PX', leaseMs, 'NX')) !== 'OK') {
@@ -38,28 +48,50 @@ export function createFinishActivities(deps: FinishDeps) {
       if (value !== null) throw new StepInProgressError(`${key}: another attempt is running it`);
       return once(key, fn);
     }
+    let done: boolean | void;
     try {
-      await fn();
+      done = await fn();
     } catch (err) {
-      await redis.del(marker);
+      await release(marker, lease);
       throw err;
+    }
+    // `false`: not done after all (a report that did not get through); a later run of the step may.
+    if (done === false) {
+      await release(marker, lease);
+      return false;
     }
     await redis.set(marker, DONE, 'EX', IDEMPOTENCY_TTL_SECONDS);
     return true;
   }
 
-  /** A Hub report the Hub refuses (4xx) is logged, not retried: nothing would change on a retry. */
-  async function report(what: string, agentId: string, fn: () => Promise<unknown>): Promise<void> {
+  /**
+   * One Hub report, within `reportMs` (the client's own retries included). It never fails the
+   * step: a Hub that refuses it (4xx) would refuse it again, and one that does not answer in time
+   * must not keep a finished run open, so either is logged and the run ends. (Retrying the step
+   * would not help either: a local activity retried past its workflow task outlives its bounds.)
+   */
+  async function report(
+    what: string,
+    agentId: string,
+    fn: (signal: AbortSignal) => Promise<unknown>,
+  ): Promise<boolean> {
     try {
-      await fn();
+      await fn(AbortSignal.timeout(reportMs));
+      return true;
     } catch (err) {
       const refused =
         err instanceof HubHttpError &&
         err.status >= 400 &&
         err.status < 500 &&
         ![408, 429].includes(err.status);
-      if (!refused) throw err;
-      logger.warn({ err, agentId }, `the Hub refused ${what}; not retrying it`);
+      logger.warn(
+        { err, agentId },
+        refused
+          ? `the Hub refused ${what}; not retrying it`
+          : `${what} did not reach the Hub in time; given up`,
+      );
+      // Refused counts as done (it would be refused again); not delivered does not.
+      return refused;
     }
   }
 
@@ -87,19 +119,27 @@ export function createFinishActivities(deps: FinishDeps) {
         if (input.outcome === 'failed' || input.outcome === 'timed_out')
           metrics.activationFailures.inc({ agent_id: agentId });
       }
-      if (input.tokensInput + input.tokensOutput > 0) {
-        await once(`consumption:${input.reportKey}`, () =>
-          report('the consumption report', agentId, () =>
-            hub.reportConsumption({
-              agentId,
-              tokensInput: input.tokensInput,
-              tokensOutput: input.tokensOutput,
-              costUsd: input.costUsd,
-            }),
-          ),
-        );
-      }
-      await report('the activated mark', agentId, () => hub.markActivated(agentId));
+      // The two Hub reports are independent: side by side, so a slow Hub costs one wait, not two.
+      const consumptionKey = `consumption:${input.reportKey}`;
+      await Promise.all([
+        input.tokensInput + input.tokensOutput > 0
+          ? once(consumptionKey, () =>
+              report('the consumption report', agentId, (signal) =>
+                hub.reportConsumption(
+                  {
+                    agentId,
+                    tokensInput: input.tokensInput,
+                    tokensOutput: input.tokensOutput,
+                    costUsd: input.costUsd,
+                  },
+                  // A Hub that honours it counts a retried report once.
+                  { idempotencyKey: consumptionKey, signal },
+                ),
+              ),
+            )
+          : undefined,
+        report('the activated mark', agentId, (signal) => hub.markActivated(agentId, { signal })),
+      ]);
     },
   };
 }

@@ -21,7 +21,13 @@ export type PublishDeps = Pick<ActivationDeps, 'redis' | 'keys' | 'limits'> & {
 export const INTENT_GRACE_MS = 45_000;
 
 type PublishRecord =
-  | { state: 'intent'; kind: 'post' | 'comment'; at: number }
+  | {
+      state: 'intent';
+      kind: 'post' | 'comment';
+      at: number;
+      /** The HTTP status the attempt's POST was answered with (5xx): that attempt is over. */
+      answered?: number;
+    }
   | { state: 'done'; kind: 'post' | 'comment'; id: string };
 
 /** An earlier attempt's post is neither confirmed nor found yet: retry later (retryable). */
@@ -82,7 +88,9 @@ export function createPublisher(deps: PublishDeps) {
         await confirm(recordKey, kind, existing);
         return { ok: true, kind, id: existing, replayed: true };
       }
-      if (now() - rec.at < INTENT_GRACE_MS) {
+      // An attempt the Hub answered (5xx) is over; one with no answer (lost, timed out, runner gone)
+      // may still be posting, so it is given the grace before this one posts.
+      if (rec.answered === undefined && now() - rec.at < INTENT_GRACE_MS) {
         throw new UnconfirmedPostError(
           `an earlier attempt of ${idempotencyKey} may still be posting; checking again before posting`,
         );
@@ -97,7 +105,7 @@ export function createPublisher(deps: PublishDeps) {
       if (raw !== null) await redis.del(recordKey);
       return { ok: false, reason: acquired.reason };
     }
-    const intent: PublishRecord = { state: 'intent', kind, at: now() };
+    const intent: Extract<PublishRecord, { state: 'intent' }> = { state: 'intent', kind, at: now() };
     await redis.set(recordKey, JSON.stringify(intent), 'EX', IDEMPOTENCY_TTL_SECONDS);
     const once = { idempotencyKey, retry: false };
     try {
@@ -117,7 +125,12 @@ export function createPublisher(deps: PublishDeps) {
         return { ok: false, reason: `the Hub refused: HTTP ${err.status} ${err.body.slice(0, 200)}` };
       }
       // The answer may be lost after the Hub created it: the intent stays for the retry to reconcile,
-      // and so does the limit slot it may have used.
+      // and so does the limit slot it may have used. A 5xx answer ends this attempt: the retry
+      // still reconciles first, but need not wait out the grace.
+      if (err instanceof HubHttpError) {
+        const answered: PublishRecord = { ...intent, answered: err.status };
+        await redis.set(recordKey, JSON.stringify(answered), 'EX', IDEMPOTENCY_TTL_SECONDS);
+      }
       throw err;
     }
   };

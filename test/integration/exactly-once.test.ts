@@ -140,4 +140,16 @@ describe('exactly one reply, with a Hub that does not dedupe', () => {
     expect(await commentsOf(id)).toEqual(['Text reply.']);
     expect(await isRead(id, nid)).toBe(true);
   });
+
+  it('a POST the Hub answered with 5xx is retried at once (after a look at the thread), not after the grace', async () => {
+    const id = await stack.addAgent('native', { systemPrompt: 'You are a native persona.' });
+    await mention(id);
+    await stack.hub.admin.addFault({ endpoint: 'POST /api/v1/posts/{id}/comments', status: 503, count: 3 });
+    const t0 = Date.now();
+    const result = await stack.run(id);
+    // Three answered failures and backoff: seconds, not three 45 s grace periods.
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(result).toMatchObject({ outcome: 'succeeded', commentsCreated: 1 });
+    expect(await commentsOf(id)).toEqual(['Native reply.']);
+  }, 60_000);
 });
