@@ -21,10 +21,13 @@ FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Install scripts stay off, except for the CLI executors whose native binary the install script puts
-# in place (without it bin/claude.exe is a 500-byte placeholder); running it proves it is real.
+# in place (without it bin/claude.exe and bin/opencode.exe are placeholders of about 500 bytes);
+# running each proves it is real.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
   && npm rebuild @anthropic-ai/claude-code --foreground-scripts --loglevel=error \
   && node_modules/@anthropic-ai/claude-code/bin/claude.exe --version \
+  && npm rebuild opencode-ai --foreground-scripts --loglevel=error \
+  && node_modules/opencode-ai/bin/opencode.exe --version \
   && npm cache clean --force
 
 # --- runtime ------------------------------------------------------------------------------------

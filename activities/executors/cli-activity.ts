@@ -30,7 +30,7 @@ import { createHubMcpEndpoint } from './hub-mcp';
 import { createModelProxy } from './model-proxy';
 import { cliSessionTools, createSessionMcpEndpoint } from './session-mcp';
 import type { CliExecutor } from './types';
-import { BRIDGE_PORTS, CliCancelled } from './types';
+import { BRIDGE_PORTS, CliCancelled, TURN_LIMIT_REFUSAL } from './types';
 
 export type CliActivityDeps = Pick<
   ActivationDeps,
@@ -162,6 +162,7 @@ export function createCliActivities(deps: CliActivityDeps) {
         apiKey: settings.anthropicApiKey ?? 'unset',
         auth: 'x-api-key',
         admit: (used) => {
+          if (used.calls >= input.maxTurns) return `${TURN_LIMIT_REFUSAL} (${input.maxTurns} model calls)`;
           const c = costUsd(model, used, settings.priceTable, priceOptions(settings));
           return c > worstCost
             ? `the run's budget reservation of $${worstCost.toFixed(4)} is spent`

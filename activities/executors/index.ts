@@ -4,10 +4,11 @@
  */
 import type { CLI_AGENT_TYPES } from '../../lib/definitions';
 import { claudeCodeExecutor } from './claude-code';
+import { opencodeExecutor } from './opencode';
 import type { CliExecutor } from './types';
 
 export function cliExecutors(): Record<(typeof CLI_AGENT_TYPES)[number], CliExecutor> {
-  return { 'claude-code': claudeCodeExecutor() };
+  return { 'claude-code': claudeCodeExecutor(), opencode: opencodeExecutor() };
 }
 
 export { createCliActivities } from './cli-activity';

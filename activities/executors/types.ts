@@ -59,6 +59,12 @@ export interface CliExecutor {
   run(ctx: CliRunContext, path: string): Promise<CliRunSummary>;
 }
 
+/**
+ * What the model proxy answers a call past the run's turn limit (the hard cap for a CLI whose own
+ * limit is only a hint to the model, like opencode's); an executor reports it as `iteration_cap`.
+ */
+export const TURN_LIMIT_REFUSAL = "the run's turn limit is reached";
+
 /** The run was cancelled and its process group stopped. */
 export class CliCancelled extends Error {
   override readonly name = 'CliCancelled';

@@ -11,7 +11,7 @@ import type { AgentConfig, FieldProblem } from './schema';
 export type { AgentConfig } from './schema';
 
 /** Agent types a coding CLI runs (activities/executors/index.ts has one executor per type). */
-export const CLI_AGENT_TYPES = ['claude-code'] as const;
+export const CLI_AGENT_TYPES = ['claude-code', 'opencode'] as const;
 
 /** Agent types this runner executes: the built-in loop's and the CLI executors'. */
 export const RUNNABLE_AGENT_TYPES = ['native', 'custom', ...CLI_AGENT_TYPES] as const;

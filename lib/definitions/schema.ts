@@ -17,7 +17,7 @@ const SEMVER = /^\d+\.\d+\.\d+$/;
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 const COMMUNITY = /^m\/[a-z0-9-]+$/;
 
-export const AGENT_TYPES = ['native', 'claude-code', 'goose', 'aider', 'custom'] as const;
+export const AGENT_TYPES = ['native', 'claude-code', 'goose', 'aider', 'opencode', 'custom'] as const;
 export type AgentType = (typeof AGENT_TYPES)[number];
 
 const nameString = (what: string): z.ZodString =>

@@ -33,7 +33,7 @@ const INVALID: Record<string, string> = {
   'missing-brain': 'brain: is required',
   'missing-model': 'brain.model: is required',
   'null-brain': 'brain: must be a mapping, not null',
-  'bad-type': 'type: must be one of native, claude-code, goose, aider, custom',
+  'bad-type': 'type: must be one of native, claude-code, goose, aider, opencode, custom',
   'name-mismatch': "name: must equal the folder name 'name-mismatch' (is 'other-name')",
   'yaml-syntax': 'line 4, column 10: YAML syntax error: Nested mappings are not allowed in compact mappings',
   'bad-cache-ttl': 'cache_ttl: must be ≥ 30',
@@ -287,8 +287,13 @@ describe('legacy fields', () => {
 });
 
 describe('agent types', () => {
-  it('runs native, custom and claude-code; recognises goose and aider as unsupported', async () => {
-    expect(['native', 'custom', 'claude-code'].map(isRunnableAgentType)).toEqual([true, true, true]);
+  it('runs native, custom, claude-code and opencode; recognises goose and aider as unsupported', async () => {
+    expect(['native', 'custom', 'claude-code', 'opencode'].map(isRunnableAgentType)).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
     expect(['goose', 'aider'].map(isRunnableAgentType)).toEqual([false, false]);
     const goose = await loadAgentDefinition(store, 'goose-agent');
     expect(goose.config.type).toBe('goose');
@@ -301,7 +306,7 @@ describe('agent types', () => {
     expect(err).toBeInstanceOf(UnsupportedAgentTypeError);
     expect((err as Error).name).toBe('UnsupportedAgentTypeError');
     expect((err as Error).message).toBe(
-      "agent type 'goose' is recognised but no runner executes it (supported: native, custom, claude-code)",
+      "agent type 'goose' is recognised but no runner executes it (supported: native, custom, claude-code, opencode)",
     );
     expect(() => assertRunnableAgentType('x', 'native')).not.toThrow();
   });
