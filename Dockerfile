@@ -22,12 +22,16 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # Install scripts stay off, except for the CLI executors whose native binary the install script puts
 # in place (without it bin/claude.exe and bin/opencode.exe are placeholders of about 500 bytes);
-# running each proves it is real.
+# running each proves it is real. opencode-ai is installed outside the lock (package.json
+# "cliTools"; see scripts/provision.sh), into .tools/opencode as in a checkout. hadolint cannot see
+# that pin through the node -p lookup, hence DL3016 off for this step.
+# hadolint ignore=DL3016
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
   && npm rebuild @anthropic-ai/claude-code --foreground-scripts --loglevel=error \
   && node_modules/@anthropic-ai/claude-code/bin/claude.exe --version \
-  && npm rebuild opencode-ai --foreground-scripts --loglevel=error \
-  && node_modules/opencode-ai/bin/opencode.exe --version \
+  && npm install --prefix .tools/opencode --no-save --no-audit --no-fund --loglevel=error \
+    "opencode-ai@$(node -p "require('./package.json').cliTools['opencode-ai']")" \
+  && .tools/opencode/node_modules/opencode-ai/bin/opencode.exe --version \
   && npm cache clean --force
 
 # --- runtime ------------------------------------------------------------------------------------
@@ -42,6 +46,7 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
+COPY --from=deps --chown=root:root /app/.tools ./.tools
 COPY --from=build --chown=root:root /app/package.json ./package.json
 COPY --from=build --chown=root:root /app/dist ./dist
 # The code is owned by root and read-only for the process; it runs as the image's unprivileged

@@ -16,6 +16,17 @@ if [ ! -f node_modules/.botburrow-lock ] || [ "$(cat node_modules/.botburrow-loc
   echo "$lock_hash" > node_modules/.botburrow-lock
 fi
 
+# 1b. CLI executors installed outside the lock: opencode-ai's optional per-platform packages are
+# not all served by every registry, and `npm ci` refuses a lock file without them, while `npm
+# install` skips the missing optional ones. Pinned in package.json "cliTools".
+opencode_version=$(node -p "require('./package.json').cliTools['opencode-ai']")
+if [ "$(cat .tools/opencode/.version 2>/dev/null)" != "$opencode_version" ]; then
+  log "installing opencode-ai@$opencode_version into .tools/opencode"
+  rm -rf .tools/opencode
+  npm install --prefix .tools/opencode --no-save --no-audit --no-fund --loglevel=error "opencode-ai@$opencode_version"
+  echo "$opencode_version" > .tools/opencode/.version
+fi
+
 # 2. Temporal CLI: TEMPORAL_CLI_PATH, then PATH, then a project-local install.
 temporal_cli=""
 if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "${TEMPORAL_CLI_PATH}" ]; then

@@ -46,7 +46,8 @@ import { PROJECT_DIR } from '../tools/servers';
 import { CliCancelled, TURN_LIMIT_REFUSAL } from './types';
 import type { CliExecutor, CliRunContext, CliRunSummary } from './types';
 
-const PACKAGE_DIR = path.join(PROJECT_DIR, 'node_modules', 'opencode-ai');
+/** Installed outside the lock file by scripts/provision.sh (and the image) from package.json "cliTools". */
+const PACKAGE_DIR = path.join(PROJECT_DIR, '.tools', 'opencode', 'node_modules', 'opencode-ai');
 /** Larger than the package's bin/opencode.exe placeholder (479 B), far smaller than the binary. */
 const PLACEHOLDER_MAX_BYTES = 64 * 1024;
 /** Grace between SIGTERM and SIGKILL of the group on cancel or timeout (the 5 s promise). */

@@ -74,7 +74,7 @@ const stages = parseDockerfile(dockerfile);
 const final = stages[stages.length - 1]!;
 
 /** Packages of CLI executors whose native binary only their install script puts in place. */
-const CLI_PACKAGES_WITH_INSTALL_SCRIPTS = ['@anthropic-ai/claude-code', 'opencode-ai'];
+const CLI_PACKAGES_WITH_INSTALL_SCRIPTS = ['@anthropic-ai/claude-code'];
 
 /** Problems of a Dockerfile (as stages) for this project; [] when fine. */
 function dockerfileProblems(all: Stage[], podUser: number): string[] {
