@@ -93,12 +93,12 @@ describe('claude-code run on a runner that dies', () => {
     expect(result).toMatchObject({ outcome: 'succeeded', notificationsProcessed: 1 });
     const final = await handle.query<ActivationStatus>('status');
     expect(final.session?.moves).toBe(1);
-    // The CLI ran the conversation twice (two turns each; it posted again on the new runner), yet
-    // one reply stands.
+    // The CLI ran the conversation twice (it posted again on the new runner; the first run's slow
+    // second turn may or may not have reached the model before the kill), yet one reply stands.
     const calls = stack.model
       .requests()
       .filter((r) => JSON.stringify((r.body as { system?: unknown }).system ?? '').includes(agentId));
-    expect(calls.length).toBeGreaterThanOrEqual(4);
+    expect(calls.length).toBeGreaterThanOrEqual(3);
     expect(await comments()).toEqual(['Otters hold hands.']);
     expect((await stack.hub.admin.notifications(agentId)).find((x) => x.id === n.id)?.read).toBe(true);
   }, 180_000);
