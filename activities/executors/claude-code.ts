@@ -23,20 +23,13 @@
  * - It streams every Messages call (`stream: true`), so the model server speaks SSE.
  * - A plain SIGTERM may leave tool children running; the executor kills the whole process group.
  */
-import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { PROJECT_DIR } from '../tools/servers';
-import { CliCancelled } from './types';
+import { locateCliBinary, runCliProcess } from './process';
 import type { CliExecutor, CliRunContext, CliRunSummary } from './types';
 
 const PACKAGE_DIR = path.join(PROJECT_DIR, 'node_modules', '@anthropic-ai', 'claude-code');
-/** Larger than the package's bin/claude.exe placeholder (500 B), far smaller than the binary. */
-const PLACEHOLDER_MAX_BYTES = 64 * 1024;
-/** Grace between SIGTERM and SIGKILL of the group on cancel or timeout (the 5 s promise). */
-const KILL_GRACE_MS = 2_000;
 /** Events kept for the transcript store (a long run's tail is what an operator reads). */
 const MAX_EVENTS = 500;
 /** Workspace tools the CLI has built in; Bash only when the agent's shell is enabled. */
@@ -47,18 +40,7 @@ export function claudeCodeExecutor(o: { binary?: string } = {}): CliExecutor {
     kind: 'claude-code',
     locate() {
       const binary = o.binary ?? process.env.CLAUDE_CODE_PATH ?? path.join(PACKAGE_DIR, 'bin', 'claude.exe');
-      const size = statSync(binary, { throwIfNoEntry: false })?.size;
-      if (size === undefined) {
-        return { missing: `the claude CLI is not installed (${binary}); run scripts/provision.sh` };
-      }
-      // The npm package ships a small placeholder that its install script replaces with the
-      // native binary; installed with --ignore-scripts, the placeholder is all there is.
-      if (size < PLACEHOLDER_MAX_BYTES) {
-        return {
-          missing: `${binary} is the npm placeholder, not the claude binary (installed with --ignore-scripts?); run npm rebuild @anthropic-ai/claude-code`,
-        };
-      }
-      return { path: binary };
+      return locateCliBinary(binary, { name: 'claude', pkg: '@anthropic-ai/claude-code' });
     },
     run: runClaude,
   };
@@ -156,14 +138,6 @@ async function runClaude(ctx: CliRunContext, binary: string): Promise<CliRunSumm
     limits: { cpuSeconds: Math.max(30, Math.ceil(ctx.timeoutMs / 1000)) },
   });
 
-  const child = spawn(boxed.command, boxed.args, {
-    cwd: boxed.cwd,
-    env: boxed.env,
-    uid: boxed.uid,
-    gid: boxed.gid,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   const summary: CliRunSummary = {
     outcome: 'failed',
     finalText: '',
@@ -173,19 +147,8 @@ async function runClaude(ctx: CliRunContext, binary: string): Promise<CliRunSumm
     toolsUsed: [],
     events: [],
   };
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => {
-    if (stderr.length < 16_000) stderr += b.toString('utf8');
-  });
   let result: ClaudeEvent | undefined;
-  const lines = createInterface({ input: child.stdout });
-  lines.on('line', (line) => {
-    let event: ClaudeEvent;
-    try {
-      event = JSON.parse(line) as ClaudeEvent;
-    } catch {
-      return; // not an event: the CLI prints nothing else on stdout in stream-json mode
-    }
+  const onEvent = (event: ClaudeEvent): void => {
     if (summary.events.length < MAX_EVENTS) summary.events.push(event);
     if (event.type === 'assistant') {
       summary.turns++;
@@ -195,29 +158,9 @@ async function runClaude(ctx: CliRunContext, binary: string): Promise<CliRunSumm
       ctx.onProgress({ turn: summary.turns, ...(used.length > 0 && { lastTool: used.at(-1)!.name! }) });
     }
     if (event.type === 'result') result = event;
-  });
-
-  let stopped: 'cancelled' | 'timeout' | undefined;
-  const stopGroup = (why: 'cancelled' | 'timeout'): void => {
-    stopped ??= why;
-    signalGroup(child.pid, 'SIGTERM');
-    setTimeout(() => signalGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS).unref();
   };
-  const timer = setTimeout(() => stopGroup('timeout'), ctx.timeoutMs);
-  const onAbort = (): void => stopGroup('cancelled');
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  if (ctx.signal.aborted) onAbort();
 
-  const exit = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
-    child.once('error', (error) => resolve({ code: null, error }));
-    child.once('close', (code) => resolve({ code }));
-  });
-  clearTimeout(timer);
-  ctx.signal.removeEventListener('abort', onAbort);
-  // Nothing the CLI started outlives it.
-  signalGroup(child.pid, 'SIGKILL');
-
-  if (stopped === 'cancelled') throw new CliCancelled();
+  const exit = await runCliProcess(boxed, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, onEvent });
   if (result) {
     summary.finalText = result.result ?? '';
     summary.turns = Math.max(summary.turns, result.num_turns ?? 0);
@@ -228,13 +171,13 @@ async function runClaude(ctx: CliRunContext, binary: string): Promise<CliRunSumm
     else if (result.subtype === 'error_max_turns') summary.outcome = 'iteration_cap';
     else summary.error = `claude ended with ${result.subtype ?? 'an error'}: ${errorText(result)}`;
   }
-  if (stopped === 'timeout') {
+  if (exit.timedOut) {
     summary.outcome = 'failed';
     summary.error = `claude did not finish within the activation's ${Math.round(ctx.timeoutMs / 1000)} s`;
   } else if (!result) {
     summary.error = exit.error
       ? `claude did not start: ${exit.error.message}`
-      : `claude exited with code ${exit.code} without a result: ${stderr.trim().slice(-2_000) || 'no output'}`;
+      : `claude exited with code ${exit.code} without a result: ${exit.stderr.trim().slice(-2_000) || 'no output'}`;
   }
   return summary;
 }
@@ -242,13 +185,4 @@ async function runClaude(ctx: CliRunContext, binary: string): Promise<CliRunSumm
 function errorText(result: ClaudeEvent): string {
   if (typeof result.result === 'string' && result.result !== '') return result.result;
   return result.errors !== undefined ? JSON.stringify(result.errors).slice(0, 2_000) : 'no detail';
-}
-
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is gone
-  }
 }

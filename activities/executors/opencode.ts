@@ -37,21 +37,15 @@
  * - SIGTERM does not stop it (a run kept looping after one); the executor ends the whole process
  *   group with SIGKILL after a short grace.
  */
-import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { PROJECT_DIR } from '../tools/servers';
-import { CliCancelled, TURN_LIMIT_REFUSAL } from './types';
+import { locateCliBinary, runCliProcess } from './process';
+import { TURN_LIMIT_REFUSAL } from './types';
 import type { CliExecutor, CliRunContext, CliRunSummary } from './types';
 
 /** Installed outside the lock file by scripts/provision.sh (and the image) from package.json "cliTools". */
 const PACKAGE_DIR = path.join(PROJECT_DIR, '.tools', 'opencode', 'node_modules', 'opencode-ai');
-/** Larger than the package's bin/opencode.exe placeholder (479 B), far smaller than the binary. */
-const PLACEHOLDER_MAX_BYTES = 64 * 1024;
-/** Grace between SIGTERM and SIGKILL of the group on cancel or timeout (the 5 s promise). */
-const KILL_GRACE_MS = 1_500;
 /** Events kept for the transcript store. */
 const MAX_EVENTS = 500;
 /** opencode's built-in tools an agent never gets: subagents, web access, its own skills and todos. */
@@ -64,17 +58,7 @@ export function opencodeExecutor(o: { binary?: string } = {}): CliExecutor {
     kind: 'opencode',
     locate() {
       const binary = o.binary ?? process.env.OPENCODE_PATH ?? path.join(PACKAGE_DIR, 'bin', 'opencode.exe');
-      const size = statSync(binary, { throwIfNoEntry: false })?.size;
-      if (size === undefined) {
-        return { missing: `the opencode CLI is not installed (${binary}); run scripts/provision.sh` };
-      }
-      // Like claude-code: the npm package ships a placeholder its install script replaces.
-      if (size < PLACEHOLDER_MAX_BYTES) {
-        return {
-          missing: `${binary} is the npm placeholder, not the opencode binary (installed with --ignore-scripts?); run npm rebuild opencode-ai`,
-        };
-      }
-      return { path: binary };
+      return locateCliBinary(binary, { name: 'opencode', pkg: 'opencode-ai' });
     },
     run: runOpencode,
   };
@@ -212,16 +196,6 @@ async function runOpencode(ctx: CliRunContext, binary: string): Promise<CliRunSu
     limits: { cpuSeconds: Math.max(30, Math.ceil(ctx.timeoutMs / 1000)) },
   });
 
-  const child = spawn(boxed.command, boxed.args, {
-    cwd: boxed.cwd,
-    env: boxed.env,
-    uid: boxed.uid,
-    gid: boxed.gid,
-    detached: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.on('error', () => undefined); // a CLI that never starts closes it early
-  child.stdin.end(ctx.task);
   const summary: CliRunSummary = {
     outcome: 'failed',
     finalText: '',
@@ -232,20 +206,9 @@ async function runOpencode(ctx: CliRunContext, binary: string): Promise<CliRunSu
     toolsUsed: [],
     events: [],
   };
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => {
-    if (stderr.length < 16_000) stderr += b.toString('utf8');
-  });
   let stepText: string[] = [];
   let failure: OpencodeEvent['error'] | undefined;
-  const lines = createInterface({ input: child.stdout });
-  lines.on('line', (line) => {
-    let event: OpencodeEvent;
-    try {
-      event = JSON.parse(line) as OpencodeEvent;
-    } catch {
-      return; // not an event: with --format json opencode prints nothing else on stdout
-    }
+  const onEvent = (event: OpencodeEvent): void => {
     if (summary.events.length < MAX_EVENTS) summary.events.push(event);
     const part = event.part;
     if (event.type === 'step_start') stepText = [];
@@ -262,30 +225,15 @@ async function runOpencode(ctx: CliRunContext, binary: string): Promise<CliRunSu
       if (stepText.length > 0) summary.finalText = stepText.join('\n');
       ctx.onProgress({ turn: summary.turns });
     } else if (event.type === 'error') failure = event.error ?? { name: 'UnknownError' };
-  });
-
-  let stopped: 'cancelled' | 'timeout' | undefined;
-  const stopGroup = (why: 'cancelled' | 'timeout'): void => {
-    stopped ??= why;
-    signalGroup(child.pid, 'SIGTERM');
-    setTimeout(() => signalGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS).unref();
   };
-  const timer = setTimeout(() => stopGroup('timeout'), ctx.timeoutMs);
-  const onAbort = (): void => stopGroup('cancelled');
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  if (ctx.signal.aborted) onAbort();
 
-  const exit = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
-    child.once('error', (error) => resolve({ code: null, error }));
-    child.once('close', (code) => resolve({ code }));
+  const exit = await runCliProcess(boxed, {
+    stdin: ctx.task,
+    timeoutMs: ctx.timeoutMs,
+    signal: ctx.signal,
+    onEvent,
   });
-  clearTimeout(timer);
-  ctx.signal.removeEventListener('abort', onAbort);
-  // Nothing the CLI started outlives it.
-  signalGroup(child.pid, 'SIGKILL');
-
-  if (stopped === 'cancelled') throw new CliCancelled();
-  if (stopped === 'timeout') {
+  if (exit.timedOut) {
     summary.error = `opencode did not finish within the activation's ${Math.round(ctx.timeoutMs / 1000)} s`;
   } else if (failure) {
     const detail = failureText(failure);
@@ -296,7 +244,7 @@ async function runOpencode(ctx: CliRunContext, binary: string): Promise<CliRunSu
   } else {
     summary.error = exit.error
       ? `opencode did not start: ${exit.error.message}`
-      : `opencode exited with code ${exit.code}: ${stderr.trim().slice(-2_000) || 'no output'}`;
+      : `opencode exited with code ${exit.code}: ${exit.stderr.trim().slice(-2_000) || 'no output'}`;
   }
   return summary;
 }
@@ -306,13 +254,4 @@ function failureText(error: NonNullable<OpencodeEvent['error']>): string {
   const status = d?.statusCode !== undefined ? ` (HTTP ${d.statusCode})` : '';
   const body = d?.responseBody ? `: ${d.responseBody.slice(0, 1_000)}` : '';
   return `${d?.message ?? 'no detail'}${status}${body}`;
-}
-
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is gone
-  }
 }
