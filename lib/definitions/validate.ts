@@ -4,7 +4,8 @@
  * executes is an error too (the coordinator would skip it forever).
  */
 import { isRunnableAgentType, RUNNABLE_AGENT_TYPES } from './config';
-import { checkAllDefinitions, configKey } from './registry';
+import { configKey, listAgentIds } from './registry';
+import { DefinitionError } from '../errors';
 import { checkSkillFile } from './skill-checks';
 import type { AgentDefinition } from './registry';
 import type { DefinitionStore } from './store';
@@ -40,17 +41,21 @@ export async function validateStore(
   o: ValidateOptions = {},
 ): Promise<ValidationReport> {
   const problems: ValidationProblem[] = [];
-  const checks = await checkAllDefinitions(store);
-  for (const c of checks) {
-    if (!c.ok) {
-      problems.push({ severity: 'error', message: c.error ?? `${configKey(c.id)}: does not load` });
+  const ids = await listAgentIds(store);
+  for (const id of ids) {
+    // Each definition is read once; one that does not load is its own error, not everyone's.
+    let def: AgentDefinition;
+    try {
+      def = await loadAgentDefinition(store, id);
+    } catch (err) {
+      if (!(err instanceof DefinitionError)) throw err;
+      problems.push({ severity: 'error', message: err.message });
       continue;
     }
-    const def = await loadAgentDefinition(store, c.id);
     if (!isRunnableAgentType(def.config.type)) {
       problems.push({
         severity: 'error',
-        message: `${configKey(c.id)}: type: '${def.config.type}' is executed by no runner (runnable: ${RUNNABLE_AGENT_TYPES.join(', ')}); the coordinator skips this agent`,
+        message: `${configKey(id)}: type: '${def.config.type}' is executed by no runner (runnable: ${RUNNABLE_AGENT_TYPES.join(', ')}); the coordinator skips this agent`,
       });
     }
     const b = def.config.brain;
@@ -59,9 +64,8 @@ export async function validateStore(
       ...(b.api_base !== undefined && { apiBase: b.api_base }),
       ...(b.api_key_env !== undefined && { apiKeyEnv: b.api_key_env }),
     });
-    if (refused !== undefined)
-      problems.push({ severity: 'error', message: `${configKey(c.id)}: ${refused}` });
-    for (const w of c.warnings) problems.push({ severity: 'warning', message: w });
+    if (refused !== undefined) problems.push({ severity: 'error', message: `${configKey(id)}: ${refused}` });
+    for (const w of def.warnings) problems.push({ severity: 'warning', message: w });
   }
   const skillKeys = (await store.list('skills/')).filter((k) => /^skills\/[^/]+\/SKILL\.md$/.test(k));
   for (const key of skillKeys) {
@@ -74,5 +78,5 @@ export async function validateStore(
       });
     }
   }
-  return { where: store.describe(), agents: checks.length, skills: skillKeys.length, problems };
+  return { where: store.describe(), agents: ids.length, skills: skillKeys.length, problems };
 }
