@@ -29,9 +29,21 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
   const callTimeoutMs = o.callTimeoutMs ?? 5000;
   const bound = o.executionTimeoutMs !== undefined ? { workflowExecutionTimeout: o.executionTimeoutMs } : {};
   // A deadline bounds the SDK's own retries; the abort signal cancels the call when the term ends.
-  const bounded = <T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
+  const bounded = async <T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
     const withDeadline = (): Promise<T> => client.connection.withDeadline(Date.now() + callTimeoutMs, fn);
-    return signal ? client.connection.withAbortSignal(signal, withDeadline) : withDeadline();
+    if (!signal) return withDeadline();
+    signal.throwIfAborted();
+    // The SDK adds an abort listener per gRPC call and never removes it: on the term's long-lived
+    // signal that is one leaked listener per start. It gets a signal of its own for this one call,
+    // linked to the caller's by a listener that is removed when the call ends.
+    const call = new AbortController();
+    const forward = (): void => call.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    try {
+      return await client.connection.withAbortSignal(call.signal, withDeadline);
+    } finally {
+      signal.removeEventListener('abort', forward);
+    }
   };
 
   return {
