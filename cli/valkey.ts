@@ -10,7 +10,7 @@ import { AgentRegistry } from '../lib/definitions/registry';
 import { DefinitionError } from '../lib/errors';
 import { GuardUnavailableError, createGuards, isUnavailableError } from '../lib/guards';
 import { Keys } from '../lib/keys';
-import { createRedis, redactUrl } from '../lib/redis';
+import { createRedis, redactUrl, redisAuth } from '../lib/redis';
 import type { ValkeyApi } from './context';
 import { CliError, ExitCode } from './errors';
 
@@ -22,6 +22,16 @@ export function valkeyUnreachableMessage(url: string, cause: string): string {
   );
 }
 
+/** The operator-facing message for "Valkey answered but refused the login". */
+export function valkeyLoginRefusedMessage(url: string, user: string | undefined, cause: string): string {
+  return (
+    `Valkey refused the login as ${user ?? 'default'} at ${redactUrl(url)}: check ` +
+    `BOTBURROW_REDIS_USERNAME and BOTBURROW_REDIS_PASSWORD (or the user in BOTBURROW_REDIS_URL). (${cause})`
+  );
+}
+
+const LOGIN_REFUSED = /WRONGPASS|NOAUTH|NOPERM/;
+
 /** Connects and PINGs within `timeoutMs`; throws `CliError` 5 when Valkey does not answer. */
 export async function connectValkey(s: Settings, o: { timeoutMs?: number } = {}): Promise<ValkeyApi> {
   const timeoutMs = o.timeoutMs ?? 3000;
@@ -29,6 +39,7 @@ export async function connectValkey(s: Settings, o: { timeoutMs?: number } = {})
     name: 'botburrow-cli',
     connectTimeoutMs: timeoutMs,
     commandTimeoutMs: timeoutMs,
+    ...redisAuth(s),
   });
   let timer: NodeJS.Timeout | undefined;
   // The socket error ("connect ECONNREFUSED …") says more than the failed command's own error.
@@ -46,9 +57,12 @@ export async function connectValkey(s: Settings, o: { timeoutMs?: number } = {})
     ]);
   } catch (err) {
     redis.disconnect();
+    const cause = socketError ?? (err as Error).message;
     throw new CliError(
       ExitCode.valkeyUnreachable,
-      valkeyUnreachableMessage(s.redisUrl, socketError ?? (err as Error).message),
+      LOGIN_REFUSED.test(cause)
+        ? valkeyLoginRefusedMessage(s.redisUrl, s.redisUsername ?? urlUser(s.redisUrl), cause)
+        : valkeyUnreachableMessage(s.redisUrl, cause),
     );
   } finally {
     clearTimeout(timer);
@@ -101,4 +115,12 @@ function valkeyApi(redis: Redis, s: Settings): ValkeyApi {
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+function urlUser(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).username) || undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -166,6 +166,8 @@ export interface ValkeyOptions {
   logFile?: string;
   /** Require this password (AUTH); the url then carries it. Kept in a config file, not in `ps`. */
   password?: string;
+  /** Users from this ACL file (see k8s/base/valkey-acl.sh); the url then carries no credentials. */
+  aclFile?: string;
 }
 
 /** Starts `valkey-server` (or `redis-server`) on 127.0.0.1. */
@@ -173,11 +175,13 @@ export async function startValkey(options: ValkeyOptions = {}): Promise<ServiceH
   const { valkey } = toolPaths();
   const port = options.port ?? (await freePort());
   const args: string[] = [];
-  if (options.password !== undefined) {
+  if (options.password !== undefined || options.aclFile !== undefined) {
     const dir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bb-valkey-'));
     fs.mkdirSync(dir, { recursive: true });
     const conf = path.join(dir, 'auth.conf');
-    fs.writeFileSync(conf, `requirepass ${options.password}\n`, { mode: 0o600 });
+    const auth =
+      options.aclFile === undefined ? `requirepass ${options.password}` : `aclfile ${options.aclFile}`;
+    fs.writeFileSync(conf, `${auth}\n`, { mode: 0o600 });
     // The config file comes first; the options after it override or add to it.
     args.push(conf);
   }
@@ -190,6 +194,9 @@ export async function startValkey(options: ValkeyOptions = {}): Promise<ServiceH
   }
   const handle = supervise('valkey', port, valkey, args, options.logFile);
   await waitForPort(port, 20_000);
-  const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
+  const auth =
+    options.password === undefined || options.aclFile !== undefined
+      ? ''
+      : `:${encodeURIComponent(options.password)}@`;
   return { ...handle, url: `redis://${auth}127.0.0.1:${port}` };
 }

@@ -220,6 +220,19 @@ export const SETTINGS = {
     'redis://localhost:6379',
     'Valkey URL',
   ),
+  redisUsername: setting(
+    'BOTBURROW_REDIS_USERNAME',
+    str,
+    undefined,
+    'Valkey ACL user (k8s: coordinator or runner); overrides a user in the URL',
+  ),
+  redisPassword: setting(
+    'BOTBURROW_REDIS_PASSWORD',
+    str,
+    undefined,
+    'Valkey password of that user (or of the default user); overrides one in the URL',
+    true,
+  ),
   keyPrefix: setting(
     'BOTBURROW_KEY_PREFIX',
     str,

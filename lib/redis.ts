@@ -17,6 +17,20 @@ export interface CreateRedisOptions {
   commandTimeoutMs?: number;
   /** Longest pause between reconnect attempts (ms); default 2000. */
   maxReconnectDelayMs?: number;
+  /** ACL user and password; when set they override any in the URL (kept out of the URL, so out of logs). */
+  username?: string;
+  password?: string;
+}
+
+/** The credentials a process takes from its settings (`BOTBURROW_REDIS_USERNAME`/`_PASSWORD`). */
+export function redisAuth(s: { redisUsername?: string; redisPassword?: string }): {
+  username?: string;
+  password?: string;
+} {
+  return {
+    ...(s.redisUsername === undefined ? {} : { username: s.redisUsername }),
+    ...(s.redisPassword === undefined ? {} : { password: s.redisPassword }),
+  };
 }
 
 /** Delay before reconnect attempt `times` (1-based): 100 ms doubling, capped at `maxMs`. */
@@ -29,6 +43,8 @@ export function redisOptions(o: CreateRedisOptions = {}): RedisOptions {
   const maxDelay = o.maxReconnectDelayMs ?? 2000;
   return {
     connectionName: o.name,
+    ...(o.username === undefined ? {} : { username: o.username }),
+    ...(o.password === undefined ? {} : { password: o.password }),
     connectTimeout: o.connectTimeoutMs ?? 2000,
     commandTimeout: o.commandTimeoutMs ?? 2000,
     // One retry after a reconnect, then the caller gets the error (ioredis default is 20).
@@ -51,7 +67,8 @@ export function redisOptions(o: CreateRedisOptions = {}): RedisOptions {
  * thrown as unhandled `error` events.
  */
 export function createRedis(url: string, o: CreateRedisOptions = {}): Redis {
-  const redis = new Redis(url, redisOptions(o));
+  // ioredis lets a user or password in the URL win over the options: drop the ones the options set.
+  const redis = new Redis(withoutCredentials(url, o), redisOptions(o));
   const where = redactUrl(url);
   let lastError = '';
   let wasReady = false;
@@ -75,6 +92,18 @@ export function createRedis(url: string, o: CreateRedisOptions = {}): Redis {
     o.logger?.warn({ redis: where, err: err.message }, 'Valkey connection error');
   });
   return redis;
+}
+
+function withoutCredentials(url: string, o: CreateRedisOptions): string {
+  if (o.username === undefined && o.password === undefined) return url;
+  try {
+    const u = new URL(url);
+    if (o.username !== undefined) u.username = '';
+    if (o.password !== undefined) u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
 
 /** `redis://user:secret@host:6379/0` → `redis://host:6379/0` (never log credentials). */

@@ -19,7 +19,7 @@ import { HubClient } from '../lib/hub/client';
 import { Keys } from '../lib/keys';
 import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
-import { createRedis } from '../lib/redis';
+import { createRedis, redisAuth } from '../lib/redis';
 import { temporalConnectionOptions } from '../lib/temporal';
 
 async function main(): Promise<void> {
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const logger = createLogger('coordinator', settings.logLevel).child({ owner: ownerId });
   const metrics = createMetrics(undefined, { process: 'coordinator' });
   const keys = new Keys(settings.keyPrefix);
-  const redis = createRedis(settings.redisUrl, { logger, name: 'coordinator' });
+  const redis = createRedis(settings.redisUrl, { logger, name: 'coordinator', ...redisAuth(settings) });
   // Lazy: a Temporal that is down at start is an outage to ride out, not a reason to exit.
   const connection = Connection.lazy(temporalConnectionOptions(settings));
   const temporal = new Client({ connection, namespace: settings.temporalNamespace });

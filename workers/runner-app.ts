@@ -31,7 +31,7 @@ import { Keys } from '../lib/keys';
 import type { Logger } from '../lib/logger';
 import { bundlerLogger } from './runtime';
 import type { Metrics } from '../lib/metrics';
-import { createRedis } from '../lib/redis';
+import { createRedis, redisAuth } from '../lib/redis';
 import { temporalConnectionOptions } from '../lib/temporal';
 
 export interface RunnerOptions {
@@ -83,7 +83,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
   const runnerId = o.runnerId ?? `${os.hostname()}-${randomUUID().slice(0, 8)}`;
   const log = logger.child({ component: 'runner', runnerId });
   const keys = new Keys(settings.keyPrefix ?? '');
-  const redis = createRedis(settings.redisUrl, { logger: log, name: 'runner' });
+  const redis = createRedis(settings.redisUrl, { logger: log, name: 'runner', ...redisAuth(settings) });
   const connection = await NativeConnection.connect(temporalOptions(settings));
   const hub = new HubClient({
     baseUrl: settings.hubUrl,

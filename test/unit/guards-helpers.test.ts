@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Redis, ReplyError as AnyReplyError } from 'ioredis';
-import { loadSettings } from '../../lib/config';
+import { loadSettings, secretSettingValues } from '../../lib/config';
 import { createGuards } from '../../lib/guards';
 import { Keys } from '../../lib/keys';
 import { CircuitBreaker, backoffSeconds } from '../../lib/guards/breaker';
@@ -19,7 +19,7 @@ import {
 } from '../../lib/guards/limits';
 import { parsePauseValue } from '../../lib/guards/pause';
 import { isUnavailableError, unavailableMessage } from '../../lib/guards/script';
-import { reconnectDelayMs, redactUrl, redisOptions } from '../../lib/redis';
+import { createRedis, reconnectDelayMs, redactUrl, redisAuth, redisOptions } from '../../lib/redis';
 
 // ioredis declares ReplyError as `any`.
 const ReplyError = AnyReplyError as new (message: string) => Error;
@@ -156,6 +156,32 @@ describe('Valkey client and failure classification', () => {
       100, 200, 400, 800, 1600, 2000, 2000,
     ]);
     expect(o.retryStrategy?.(100)).toBe(2000);
+  });
+
+  it("logs in with the settings' user and password, which win over the URL", () => {
+    const settings = loadSettings({
+      BOTBURROW_REDIS_URL: 'redis://old:stale@cache:6379',
+      BOTBURROW_REDIS_USERNAME: 'runner',
+      BOTBURROW_REDIS_PASSWORD: 'pw-from-the-secret',
+    });
+    expect(redisOptions(redisAuth(settings))).toMatchObject({
+      username: 'runner',
+      password: 'pw-from-the-secret',
+    });
+    const plain = redisOptions(redisAuth(loadSettings({})));
+    expect('username' in plain || 'password' in plain).toBe(false);
+    // The password is a secret setting, so it is scrubbed from tool output and logs.
+    expect(secretSettingValues(settings)).toContain('pw-from-the-secret');
+    const client = createRedis(settings.redisUrl, redisAuth(settings));
+    try {
+      expect(client.options).toMatchObject({
+        username: 'runner',
+        password: 'pw-from-the-secret',
+        host: 'cache',
+      });
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('never shows credentials of the Valkey URL', () => {

@@ -22,6 +22,7 @@ import { startOpsServer } from '../../lib/http-server';
 import type { OpsServer } from '../../lib/http-server';
 import { createLogger } from '../../lib/logger';
 import {
+  K8S,
   ROOT,
   byKind,
   named,
@@ -39,12 +40,30 @@ const NON_SETTING_ENV: Record<string, string> = {
   NODE_OPTIONS: 'heap size for the container memory limit',
   NODE_ENV: 'set in the image',
   HOME: 'writable home on a read-only root filesystem (npx caches of MCP servers)',
+  REDISCLI_AUTH: "valkey-cli's login as the operator user (valkey pod only)",
 };
 
 const SECRET_NAME = 'botburrow-agents-secrets';
 const secretSettings = Object.values(SETTINGS)
   .filter((s) => s.secret)
   .map((s) => s.env);
+/** The Secret keys of the Valkey users (k8s/base/valkey-acl.sh); BOTBURROW_REDIS_PASSWORD is one of them. */
+const VALKEY_ROLE_KEYS = [
+  'VALKEY_COORDINATOR_PASSWORD',
+  'VALKEY_RUNNER_PASSWORD',
+  'VALKEY_OPERATOR_PASSWORD',
+];
+
+/** The Secret key an env var may come from: its own name, or the role password of its Valkey user. */
+function allowedSecretKey(name: string, c: Container, w: { obj: K8sObject }): string {
+  if (name === 'BOTBURROW_REDIS_PASSWORD') {
+    const user = c.env?.find((e) => e.name === 'BOTBURROW_REDIS_USERNAME')?.value ?? '(no user)';
+    return `VALKEY_${user.toUpperCase()}_PASSWORD`;
+  }
+  if (name === 'REDISCLI_AUTH' && w.obj.metadata.name === 'valkey') return 'VALKEY_OPERATOR_PASSWORD';
+  return name;
+}
+
 /** Model key variables a definition may name (not settings, but secrets the runners get). */
 const modelKeyEnvs = (SETTINGS.modelKeyEnvs.default as readonly string[]).filter(
   (n) => !secretSettings.includes(n),
@@ -197,8 +216,8 @@ function envNameProblems(objects: K8sObject[]): string[] {
         if (
           ref &&
           (ref.name !== SECRET_NAME ||
-            ref.key !== e.name ||
-            !(secretSettings.includes(e.name) || modelKeyEnvs.includes(e.name)))
+            ref.key !== allowedSecretKey(e.name, c, w) ||
+            !(secretSettings.includes(e.name) || modelKeyEnvs.includes(e.name) || e.name === 'REDISCLI_AUTH'))
         ) {
           problems.push(`${w.obj.kind}/${w.obj.metadata.name}: env ${e.name} from ${ref.name}/${ref.key}`);
         }
@@ -693,7 +712,11 @@ describe('k8s manifests', () => {
     const external = handAppliedManifests().find((o) => o.kind === 'ExternalSecret')!;
     const spec = external.spec as { target: { name: string }; data: { secretKey: string }[] };
     expect(spec.target.name).toBe(SECRET_NAME);
-    const secrets = [...secretSettings, ...modelKeyEnvs].sort();
+    const secrets = [
+      ...secretSettings.filter((n) => n !== 'BOTBURROW_REDIS_PASSWORD'),
+      ...modelKeyEnvs,
+      ...VALKEY_ROLE_KEYS,
+    ].sort();
     expect(spec.data.map((d) => d.secretKey).sort()).toEqual(secrets);
     expect(Object.keys(template.stringData as Record<string, string>).sort()).toEqual(secrets);
     expect(Object.values(template.stringData as Record<string, string>).every((v) => v === '')).toBe(true);
@@ -890,5 +913,49 @@ describe('k8s manifests', () => {
       containerEnv(deployment(objects, 'coordinator').pod.containers[0]!, objects).surely,
     );
     expect(new URL(url.redisUrl).hostname).toBe(named(objects, 'Service', 'valkey')!.metadata.name);
+  });
+
+  it('valkey requires a login: the ACL file comes from the Secret, each process logs in as its own user', () => {
+    for (const v of variants) {
+      const objects = v.objects;
+      const conf = byKind(objects, 'ConfigMap').find((o) => o.metadata.name.startsWith('valkey-config'))!;
+      const data = conf.data as Record<string, string>;
+      const aclFile = /^aclfile (\S+)$/m.exec(data['valkey.conf']!)?.[1];
+      expect(aclFile, v.name).toBe('/run/valkey-acl/users.acl');
+      expect(data['valkey-acl.sh']).toBe(fs.readFileSync(path.join(K8S, 'base/valkey-acl.sh'), 'utf8'));
+      const pod = workloads([named(objects, 'StatefulSet', 'valkey')!])[0]!.pod;
+      const init = pod.initContainers?.find((c) => c.name === 'valkey-acl');
+      expect(init?.command?.join(' ')).toBe(`sh /etc/valkey/valkey-acl.sh ${aclFile}`);
+      expect(init?.env?.map((e) => [e.name, e.valueFrom?.secretKeyRef?.key])).toEqual(
+        VALKEY_ROLE_KEYS.map((k) => [k, k]),
+      );
+      // The file lives in memory, readable by the server; nothing else mounts it.
+      const acl = pod.volumes?.find((vol) => vol.name === 'acl');
+      expect(acl?.emptyDir?.medium).toBe('Memory');
+      expect(pod.containers[0]!.volumeMounts?.find((m) => m.name === 'acl')?.mountPath).toBe(
+        '/run/valkey-acl',
+      );
+      for (const { w, c, proc } of botburrowContainers(objects)) {
+        const env = containerEnv(c, objects).surely;
+        const user = c.env?.find((e) => e.name === 'BOTBURROW_REDIS_USERNAME')?.value;
+        if (proc === 'skill-sync') {
+          expect(user, w.obj.metadata.name).toBeUndefined();
+          continue;
+        }
+        expect(user, w.obj.metadata.name).toBe(proc);
+        expect('BOTBURROW_REDIS_PASSWORD' in env, w.obj.metadata.name).toBe(true);
+        expect(new URL(env.BOTBURROW_REDIS_URL ?? 'redis://x').password, 'no password in the URL').toBe('');
+      }
+    }
+  });
+
+  it('valkey login: a runner given the coordinator password is caught', () => {
+    const objects = clone(overlay().objects);
+    const runner = deployment(objects, 'runner-hybrid').pod.containers[0]!;
+    const password = runner.env!.find((e) => e.name === 'BOTBURROW_REDIS_PASSWORD')!;
+    password.valueFrom!.secretKeyRef!.key = 'VALKEY_COORDINATOR_PASSWORD';
+    expect(envNameProblems(objects).join('\n')).toMatch(
+      /runner-hybrid: env BOTBURROW_REDIS_PASSWORD from botburrow-agents-secrets\/VALKEY_COORDINATOR_PASSWORD/,
+    );
   });
 });

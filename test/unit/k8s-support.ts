@@ -267,6 +267,7 @@ export type PodSpec = {
     secret?: { secretName: string };
     configMap?: { name: string };
     persistentVolumeClaim?: { claimName: string };
+    emptyDir?: { medium?: string; sizeLimit?: string };
   }[];
 };
 export interface Container {
@@ -285,6 +286,7 @@ export interface Container {
   readinessProbe?: Probe;
   startupProbe?: Probe;
   securityContext?: Record<string, unknown>;
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 export interface Probe {
   httpGet?: { path: string; port: number | string };
