@@ -5,6 +5,10 @@
  * A conversation has a setup (system prompt, tool specs, model settings) and numbered turns. Turn i
  * holds the user blocks sent at step i and the assistant's answer. Writing turn i is idempotent, so
  * an activity retry overwrites rather than appends.
+ *
+ * What this process wrote is also kept in memory for the next steps of the same run, which mostly
+ * run here: the setup (never changed once written) and each conversation's latest turn (used only
+ * when it holds the tool call asked for: a tool-use id names one model answer).
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../lib/keys';
@@ -57,7 +61,35 @@ function conversationKey(keys: Keys, id: string, part: 'setup' | 'turns' | 'cli'
   return keys.blob(`conv:${id}:${part}`);
 }
 
+/** A map that forgets its least recently used entries beyond `max`. */
+class Recent<V> {
+  private readonly entries = new Map<string, V>();
+
+  constructor(private readonly max: number) {}
+
+  get(key: string): V | undefined {
+    const v = this.entries.get(key);
+    if (v !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, v: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, v);
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+  }
+}
+
+/** Conversations remembered in memory (about one per activation in flight). */
+const REMEMBERED_CONVERSATIONS = 2048;
+
 export class ConversationStore {
+  private readonly setups = new Recent<ConversationSetup>(REMEMBERED_CONVERSATIONS);
+  private readonly latestTurns = new Recent<{ index: number; turn: Turn }>(REMEMBERED_CONVERSATIONS);
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -70,12 +102,17 @@ export class ConversationStore {
       'EX',
       TRANSCRIPT_TTL_SECONDS,
     );
+    this.setups.set(id, setup);
   }
 
   async setup(id: string): Promise<ConversationSetup> {
+    const known = this.setups.get(id);
+    if (known) return known;
     const raw = await this.redis.get(conversationKey(this.keys, id, 'setup'));
     if (raw === null) throw new Error(`conversation ${id} has no setup (expired or never started)`);
-    return JSON.parse(raw) as ConversationSetup;
+    const setup = JSON.parse(raw) as ConversationSetup;
+    this.setups.set(id, setup);
+    return setup;
   }
 
   /** A coding CLI's run: its streamed events, kept beside the loop's transcripts, never in history. */
@@ -104,13 +141,25 @@ export class ConversationStore {
     });
   }
 
+  /**
+   * Writes turn `index`. The first turn gives the transcript its TTL (in the same round trip); a
+   * run ends long before it, so later turns need not renew it.
+   */
   async saveTurn(id: string, index: number, turn: Turn): Promise<void> {
     const key = conversationKey(this.keys, id, 'turns');
-    await this.redis
-      .multi()
-      .hset(key, String(index), JSON.stringify(turn))
-      .expire(key, TRANSCRIPT_TTL_SECONDS)
-      .exec();
+    const value = JSON.stringify(turn);
+    if (index === 0) {
+      const replies = await this.redis
+        .pipeline()
+        .hset(key, String(index), value)
+        .expire(key, TRANSCRIPT_TTL_SECONDS)
+        .exec();
+      const failed = replies?.find(([err]) => err !== null)?.[0];
+      if (failed) throw failed;
+    } else {
+      await this.redis.hset(key, String(index), value);
+    }
+    this.latestTurns.set(id, { index, turn });
   }
 
   /** The `tool_use` block with this id in turn `index`, or undefined. */
@@ -119,12 +168,16 @@ export class ConversationStore {
     index: number,
     toolUseId: string,
   ): Promise<Extract<ModelContent, { type: 'tool_use' }> | undefined> {
+    const find = (turn: Turn) =>
+      turn.assistant.find(
+        (b): b is Extract<ModelContent, { type: 'tool_use' }> => b.type === 'tool_use' && b.id === toolUseId,
+      );
+    const latest = this.latestTurns.get(id);
+    const known = latest?.index === index ? find(latest.turn) : undefined;
+    if (known) return known;
     const raw = await this.redis.hget(conversationKey(this.keys, id, 'turns'), String(index));
     if (raw === null) return undefined;
-    const turn = JSON.parse(raw) as Turn;
-    return turn.assistant.find(
-      (b): b is Extract<ModelContent, { type: 'tool_use' }> => b.type === 'tool_use' && b.id === toolUseId,
-    );
+    return find(JSON.parse(raw) as Turn);
   }
 
   /** Stores tool output and returns the reference the workflow keeps. */

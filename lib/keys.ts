@@ -66,6 +66,10 @@ export class Keys {
   agentCache(agentId: string): string {
     return this.k(`cache:agent:${agentId}`);
   }
+  /** The definition one run pinned at its start (`workflowId:runId`), TTL past the run's timeout. */
+  runDefinition(runKey: string): string {
+    return this.k(`run:definition:${runKey}`);
+  }
   agentCachePattern(): string {
     return this.k('cache:agent:*');
   }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
-import { createActivationActivities, createPublisher } from '../activities/activation';
+import { RunDefinitions, createActivationActivities, createPublisher } from '../activities/activation';
 import { cliExecutors, createCliActivities } from '../activities/executors';
 import type { CliExecutor } from '../activities/executors';
 import { ConversationStore } from '../activities/conversation';
@@ -93,7 +93,14 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     logger: log,
   });
   const store = createDefinitionStore(settings);
-  const registry = new AgentRegistry({ store, redis, keys, logger: log });
+  // Every step reads the definition its run pinned at the start (and, on this runner, from memory).
+  const registry = new RunDefinitions({
+    registry: new AgentRegistry({ store, redis, keys, logger: log }),
+    redis,
+    keys,
+    logger: log,
+    ttlSeconds: settings.activationTimeout + 3600,
+  });
   const skills = new SkillLibrary({
     store,
     logger: log,
@@ -107,7 +114,12 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     'brain.temperature is sent to OpenAI-compatible providers (openai, google, local) but not to anthropic: Messages API version 2026-10-21 refuses temperature, top_p and top_k',
   );
   const sandbox = await sandboxFromSettings(settings, log);
-  const sessionHost = (o.sessions ?? createSessionManager)({ logger: log, settings, sandbox });
+  const sessionHost = (o.sessions ?? createSessionManager)({
+    logger: log,
+    settings,
+    sandbox,
+    loadAgent: (id) => registry.get(id),
+  });
   const ownQueue = runnerQueue(runnerId);
   // One publisher for every path that posts: native tool, final reply, Hub MCP (loop and CLIs).
   const publish = createPublisher({ hub, redis, keys, limits: guards.limits });

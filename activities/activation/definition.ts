@@ -2,12 +2,16 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { CLI_AGENT_TYPES } from '../../lib/definitions';
-import type { AgentDefinition, AgentRegistry } from '../../lib/definitions';
+import type { AgentDefinition } from '../../lib/definitions';
 import { DefinitionError, FailureType } from '../../lib/errors';
+import type { RunDefinitionSource } from './run-definitions';
 import type { ActivationSettings, AgentProfile, ExecutorKind } from './types';
 
-/** The definition, or a non-retryable `DefinitionError` failure when it no longer loads. */
-export async function loadDefinition(registry: AgentRegistry, agentId: string): Promise<AgentDefinition> {
+/** The run's definition, or a non-retryable `DefinitionError` failure when it no longer loads. */
+export async function loadDefinition(
+  registry: Pick<RunDefinitionSource, 'get'>,
+  agentId: string,
+): Promise<AgentDefinition> {
   try {
     return await registry.get(agentId);
   } catch (err) {

@@ -17,6 +17,8 @@ export type * from './types';
 export { createPublisher } from './publish';
 export type { Publish, PublishInput, PublishResult } from './publish';
 export { loadDefinition, profileOf, withCancellation } from './definition';
+export { RunDefinitions } from './run-definitions';
+export type { RunDefinitionSource } from './run-definitions';
 export { openingFor, systemPromptFor } from './start-conversation';
 
 export function createActivationActivities(deps: ActivationDeps) {

@@ -17,7 +17,7 @@ import { MAX_TEXT_IN_HISTORY } from './types';
 
 export type LlmTurnDeps = Pick<
   ActivationDeps,
-  'pause' | 'budget' | 'conversations' | 'models' | 'metrics' | 'settings' | 'logger'
+  'budget' | 'conversations' | 'models' | 'metrics' | 'settings' | 'logger'
 >;
 
 /** Converts stored assistant content back into Messages API parameters. */
@@ -57,9 +57,6 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
       reservationId: string;
     }): Promise<LlmTurnResult> {
       const { agentId } = input;
-      const paused = await deps.pause.isPaused(agentId);
-      if (paused.paused) return { kind: 'paused', reason: paused.reason ?? 'paused by an operator' };
-
       const setup = await conversations.setup(input.conversationId);
       const provider = setup.provider ?? 'anthropic';
       // Before any reservation: a key or endpoint the runner does not allow fails here, clearly.
@@ -90,12 +87,17 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
       const worstCase = cost(price, { inputTokens: promptTokens, outputTokens: setup.maxTokens });
       // Per attempt: two attempts of one call alive at once (after a timeout) both count.
       const reservationId = `${input.reservationId}:${Context.current().info.attempt}`;
-      const reserved = await deps.budget.reserve(agentId, {
-        reservationId,
-        tokens: promptTokens + setup.maxTokens,
-        costUsd: worstCase,
-      });
-      if (!reserved.ok) return { kind: 'budget_exceeded', reason: reserved.message };
+      // The pause flag is read in the same script: a paused agent reserves nothing and stops here.
+      const reserved = await deps.budget.reserve(
+        agentId,
+        { reservationId, tokens: promptTokens + setup.maxTokens, costUsd: worstCase },
+        { checkPause: true },
+      );
+      if (!reserved.ok) {
+        return reserved.limit === 'paused'
+          ? { kind: 'paused', reason: reserved.message }
+          : { kind: 'budget_exceeded', reason: reserved.message };
+      }
 
       let spent = { tokens: 0, costUsd: 0 };
       try {

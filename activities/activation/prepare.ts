@@ -20,7 +20,8 @@ export function createPrepareActivities(deps: PrepareDeps) {
       const { agentId } = input;
       let def: AgentDefinition;
       try {
-        def = await deps.registry.get(agentId);
+        // Pinned: every later step of this run reads this version (run-definitions.ts).
+        def = await deps.registry.pin(agentId);
       } catch (err) {
         if (err instanceof DefinitionError) return { status: 'invalid', reason: err.message };
         throw err;

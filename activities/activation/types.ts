@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { PriceTable } from '../../lib/config';
 import type { Price } from '../../lib/pricing';
 import type { ActivationOutcome, ActivationTrigger } from '../../lib/contract';
-import type { AgentRegistry, CLI_AGENT_TYPES, SkillLibrary } from '../../lib/definitions';
+import type { CLI_AGENT_TYPES, SkillLibrary } from '../../lib/definitions';
 import type { BehaviorLimits, BudgetGuard, CircuitBreaker, PauseFlags } from '../../lib/guards';
 import type { HubClient } from '../../lib/hub/client';
 import type { Keys } from '../../lib/keys';
@@ -16,6 +16,7 @@ import type { RespondSettings } from '../../lib/prompts';
 import type { ConversationStore, ToolResultRef } from '../conversation';
 import type { ToolSpec } from '../model';
 import type { ModelProviders } from '../models/providers';
+import type { RunDefinitionSource } from './run-definitions';
 
 export interface ActivationSettings {
   activationTimeoutSeconds: number;
@@ -28,7 +29,8 @@ export interface ActivationSettings {
 
 export interface ActivationDeps {
   hub: HubClient;
-  registry: AgentRegistry;
+  /** Definitions as the run pinned them (activities/activation/run-definitions.ts). */
+  registry: RunDefinitionSource;
   skills: SkillLibrary;
   breaker: CircuitBreaker;
   budget: BudgetGuard;

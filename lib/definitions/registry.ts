@@ -2,7 +2,8 @@
  * Loads agent definitions from the store and caches the parsed result in Valkey
  * (`cache:agent:<id>`, TTL = the agent's `cache_ttl`), so every runner sees a changed persona
  * within one TTL, or at once after `invalidate`. There is deliberately no in-process cache: it
- * would survive an invalidation on another process.
+ * would survive an invalidation on another process. (A run reads its definition once and pins it:
+ * activities/activation/run-definitions.ts.)
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';

@@ -80,9 +80,15 @@ end
  * KEYS failures, backoff, probe; ARGV agent, owner, nowMs, threshold, probeTtlMs
  * → {allowed, state (0 closed, 1 open, 2 half open), failures, untilMs}
  */
-const CHECK_LUA = `${READ_STATE}
+const CHECK_LUA = `
 local owner, now, threshold, probeTtl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-if failures < threshold or untilS == 0 then
+-- Below the threshold the breaker is closed whatever else is stored: one read.
+local count = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if count < threshold then
+  return {1, 0, count, 0}
+end
+${READ_STATE}
+if untilS == 0 then
   return {1, 0, failures, 0}
 end
 if now < untilS * 1000 then
@@ -109,7 +115,20 @@ redis.call('DEL', KEYS[3])
 return {n, untilS * 1000}
 `;
 
-/** KEYS failures, backoff, probe; ARGV agent. */
+/**
+ * KEYS failures, backoff, probe; ARGV agent. A success of an agent without failures (the usual
+ * case) finds nothing to reset: the backoff and the probe exist only after failures.
+ */
+const SUCCESS_LUA = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3])
+return 1
+`;
+
+/** KEYS failures, backoff, probe; ARGV agent (the operator's reset: everything, unconditionally). */
 const RESET_LUA = `
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
@@ -137,6 +156,7 @@ export class CircuitBreaker {
   private readonly probeTtlMs: number;
   private readonly checkScript: Script;
   private readonly failureScript: Script;
+  private readonly successScript: Script;
   private readonly resetScript: Script;
   private readonly statusScript: Script;
   private readonly releaseProbeScript: Script;
@@ -163,12 +183,13 @@ export class CircuitBreaker {
       FAILURE_LUA,
       'circuit breaker failure',
     );
-    this.resetScript = defineScript(
+    this.successScript = defineScript(
       redis,
-      'botburrowBreakerReset',
-      RESET_LUA,
-      'circuit breaker success/reset',
+      'botburrowBreakerSuccess',
+      SUCCESS_LUA,
+      'circuit breaker success',
     );
+    this.resetScript = defineScript(redis, 'botburrowBreakerReset', RESET_LUA, 'circuit breaker reset');
     this.releaseProbeScript = defineScript(
       redis,
       'botburrowBreakerReleaseProbe',
@@ -209,7 +230,7 @@ export class CircuitBreaker {
 
   /** A successful activation: closes the breaker and resets the failure count. */
   async recordSuccess(agentId: string): Promise<void> {
-    await this.resetScript(this.keyList(agentId), [agentId]);
+    await this.successScript(this.keyList(agentId), [agentId]);
     this.report(agentId, 'closed', 0);
   }
 
@@ -248,7 +269,8 @@ export class CircuitBreaker {
 
   /** Operator reset: closes the breaker as if the agent had just succeeded. */
   async reset(agentId: string): Promise<void> {
-    await this.recordSuccess(agentId);
+    await this.resetScript(this.keyList(agentId), [agentId]);
+    this.report(agentId, 'closed', 0);
   }
 
   /** Current state without taking the probe. */

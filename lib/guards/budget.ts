@@ -17,12 +17,17 @@ import type { BudgetOverride } from '../config';
 import type { Keys } from '../keys';
 import { utcDay, utcMonth } from '../keys';
 import type { Metrics } from '../metrics';
+import { parsePauseValue } from './pause';
 import { asNumbers, defineScript } from './script';
 import type { Script } from './script';
 
 export type BudgetLimitKind = 'daily_tokens' | 'monthly_cost' | 'fleet_monthly_cost';
 
-export type ReserveResult = { ok: true } | { ok: false; limit: BudgetLimitKind; message: string };
+export type ReserveResult =
+  | { ok: true }
+  | { ok: false; limit: BudgetLimitKind; message: string }
+  /** With `checkPause`: the agent is paused (`message` is the operator's reason); nothing reserved. */
+  | { ok: false; limit: 'paused'; message: string };
 
 export interface BudgetAmount {
   /** Settled usage this period. */
@@ -109,8 +114,9 @@ export function budgetRefusalMessage(kind: BudgetLimitKind, agentId: string, f: 
 
 // Reservation entries: agent hash field <id> → "tokens|micros|expiresMs";
 // fleet hash field "<agent>|<id>" → "micros|expiresMs" (only written when a fleet cap is set).
+// `fleet` ('1' when a fleet cap is set): only then do fleet entries exist to be purged.
 const SCAN_AGENT = `
-local function scanAgent(key, fleetKey, agent, now, purge)
+local function scanAgent(key, fleetKey, agent, now, purge, fleet)
   local tokens, micros, found = 0, 0, {}
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
@@ -118,7 +124,7 @@ local function scanAgent(key, fleetKey, agent, now, purge)
     if e == nil or tonumber(e) <= now then
       if purge then
         redis.call('HDEL', key, all[i])
-        redis.call('HDEL', fleetKey, agent .. '|' .. all[i])
+        if fleet then redis.call('HDEL', fleetKey, agent .. '|' .. all[i]) end
       end
     else
       tokens = tokens + tonumber(t)
@@ -144,21 +150,33 @@ end
 local function num(key)
   return tonumber(redis.call('GET', key) or '0')
 end
+local function nums(...)
+  local v = redis.call('MGET', ...)
+  for i = 1, #v do v[i] = tonumber(v[i] or '0') end
+  return v
+end
 `;
 
 /**
- * KEYS tokensDay, costMonth, fleetMonth, reservations, fleetReservations, settledMarker
+ * KEYS tokensDay, costMonth, fleetMonth, reservations, fleetReservations, settledMarker, pauseFlag
  * ARGV agent, id, tokens, micros, nowMs, expiresMs, dailyLimit, monthlyLimitMicros,
- *      fleetLimitMicros (-1 = none), gcTtlMs
+ *      fleetLimitMicros (-1 = none), gcTtlMs, checkPause ('1': refuse while the pause flag is set)
  * → {0, usedTokens, reservedTokens, usedMicros, reservedMicros}   reserved (or already open)
  *   {1|2|3, used, reserved, requested, limit}                      refused: daily/monthly/fleet
+ *   {4, 0, 0, 0, 0, pauseValue}                                     refused: paused
  */
 const RESERVE_LUA = `${SCAN_AGENT}
 local agent, id, now = ARGV[1], ARGV[2], tonumber(ARGV[5])
--- A settled id reserved again is the next attempt of the same call: a new reservation.
-redis.call('DEL', KEYS[6])
-local pendingT, pendingC, open = scanAgent(KEYS[4], KEYS[5], agent, now, true)
-local usedT, usedC = num(KEYS[1]), num(KEYS[2])
+local fleet = tonumber(ARGV[9]) >= 0
+-- A settled id reserved again is the next attempt of the same call: a new reservation, which its
+-- settle counts (settle goes by the open entry first, by the settled marker only without one).
+local used = ARGV[11] == '1' and redis.call('MGET', KEYS[1], KEYS[2], KEYS[7])
+  or redis.call('MGET', KEYS[1], KEYS[2])
+if used[3] then
+  return {4, 0, 0, 0, 0, used[3]}
+end
+local usedT, usedC = tonumber(used[1] or '0'), tonumber(used[2] or '0')
+local pendingT, pendingC, open = scanAgent(KEYS[4], KEYS[5], agent, now, true, fleet)
 if open[id] then
   return {0, usedT, pendingT, usedC, pendingC}
 end
@@ -186,22 +204,29 @@ return {0, usedT, pendingT + reqT, usedC, pendingC + reqC}
 
 /**
  * KEYS tokensDay, costMonth, fleetMonth, reservations, fleetReservations, settledMarker
- * ARGV agent, id, tokens, micros, markerTtlMs, dayTtlS, monthTtlS
+ * ARGV agent, id, tokens, micros, markerTtlMs, dayTtlS, monthTtlS, fleet ('1' with a fleet cap)
  * → {settledNow 0|1, usedTokens, usedMicros, fleetUsedMicros}
+ *
+ * A period counter gets its TTL when this creates it (the first usage of the day or month): it
+ * then expires DAY_KEY_TTL_SECONDS / MONTH_KEY_TTL_SECONDS after its period began, long after the
+ * period ended, without an EXPIRE on every settle.
  */
 const SETTLE_LUA = `${SCAN_AGENT}
-if not redis.call('SET', KEYS[6], '1', 'NX', 'PX', ARGV[5]) then
-  return {0, num(KEYS[1]), num(KEYS[2]), num(KEYS[3])}
+-- An open reservation is settled now (a settled id reserved again included); without one, the
+-- marker says whether this id was settled already (then a no-op) or never was (count it once).
+if redis.call('HDEL', KEYS[4], ARGV[2]) == 1 then
+  redis.call('SET', KEYS[6], '1', 'PX', ARGV[5])
+elseif not redis.call('SET', KEYS[6], '1', 'NX', 'PX', ARGV[5]) then
+  local v = nums(KEYS[1], KEYS[2], KEYS[3])
+  return {0, v[1], v[2], v[3]}
 end
-redis.call('HDEL', KEYS[4], ARGV[2])
-redis.call('HDEL', KEYS[5], ARGV[1] .. '|' .. ARGV[2])
-local t = redis.call('INCRBY', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-local c = redis.call('INCRBY', KEYS[2], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[7])
-local f = redis.call('INCRBY', KEYS[3], ARGV[4])
-redis.call('EXPIRE', KEYS[3], ARGV[7])
-return {1, t, c, f}
+if ARGV[8] == '1' then redis.call('HDEL', KEYS[5], ARGV[1] .. '|' .. ARGV[2]) end
+local function add(key, amount, ttl)
+  local n = redis.call('INCRBY', key, amount)
+  if n == tonumber(amount) then redis.call('EXPIRE', key, ttl) end
+  return n
+end
+return {1, add(KEYS[1], ARGV[3], ARGV[6]), add(KEYS[2], ARGV[4], ARGV[7]), add(KEYS[3], ARGV[4], ARGV[7])}
 `;
 
 /** KEYS reservations, fleetReservations; ARGV agent, id. */
@@ -287,14 +312,17 @@ export class BudgetGuard {
   async reserve(
     agentId: string,
     r: { reservationId: string; tokens: number; costUsd: number },
+    /** Also refuse while the agent is paused (the pause flag read in the same script). */
+    o: { checkPause?: boolean } = {},
   ): Promise<ReserveResult> {
     checkAmounts('reserve', agentId, r.reservationId, r);
     const now = Math.floor(this.now());
     const limits = this.limitsFor(agentId);
     const fleet = this.o.fleetMonthlyCostLimitUsd;
     const micros = toMicros(r.costUsd, 'ceil');
-    const reply = asNumbers(
-      await this.reserveScript(this.periodKeys(agentId, r.reservationId, now), [
+    const raw = await this.reserveScript(
+      [...this.periodKeys(agentId, r.reservationId, now), this.keys.paused(agentId)],
+      [
         agentId,
         r.reservationId,
         Math.round(r.tokens),
@@ -305,10 +333,17 @@ export class BudgetGuard {
         toMicros(limits.monthlyCostUsd),
         fleet === undefined ? -1 : toMicros(fleet),
         Math.round(this.o.reservationTtlSeconds * 1000) * 2 + 86_400_000,
-      ]),
-      'budget reserve',
-    ) as [number, number, number, number, number];
-    const [code, a, b, c, d] = reply;
+        o.checkPause ? '1' : '0',
+      ],
+    );
+    if (Array.isArray(raw) && Number(raw[0]) === 4) {
+      return {
+        ok: false,
+        limit: 'paused',
+        message: parsePauseValue(String(raw[5])).reason ?? 'paused by an operator',
+      };
+    }
+    const [code, a, b, c, d] = asNumbers(raw, 'budget reserve') as [number, number, number, number, number];
     if (code === 0) {
       this.reportUsage(agentId, a, c / 1e6);
       return { ok: true };
@@ -346,6 +381,7 @@ export class BudgetGuard {
         Math.max(SETTLED_MARKER_TTL_SECONDS, 2 * this.o.reservationTtlSeconds) * 1000,
         DAY_KEY_TTL_SECONDS,
         MONTH_KEY_TTL_SECONDS,
+        this.o.fleetMonthlyCostLimitUsd === undefined ? '0' : '1',
       ]),
       'budget settle',
     ) as [number, number, number, number];

@@ -100,25 +100,27 @@ export function decodeToken(token: string): TokenData {
 const ACQUIRE_LUA = `
 local dailyMax, threadMax = tonumber(ARGV[2]), tonumber(ARGV[3])
 local interval, now = tonumber(ARGV[4]), tonumber(ARGV[5])
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+-- One read of every counter; the counts are then written back with their TTLs (SET EX), which
+-- counts and refreshes the TTL in one command each.
+local v = KEYS[4] and redis.call('MGET', KEYS[1], KEYS[2], KEYS[4]) or redis.call('MGET', KEYS[1], KEYS[2])
+local count = tonumber(v[1] or '0')
+local prev = v[2]
+local threadCount = tonumber(v[3] or '0')
 if count >= dailyMax then
   return {1, dailyMax, 0, 0}
 end
-if KEYS[4] and tonumber(redis.call('GET', KEYS[4]) or '0') >= threadMax then
+if KEYS[4] and threadCount >= threadMax then
   return {2, threadMax, 0, 0}
 end
-local prev = redis.call('GET', KEYS[2])
 if prev and interval > 0 then
   local at, kind = string.match(prev, '^(%d+)|(%a+)|')
   if at and now - tonumber(at) < interval then
     return {3, interval, now - tonumber(at), kind == 'comment' and 1 or 0}
   end
 end
-redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('SET', KEYS[1], tostring(count + 1), 'EX', ARGV[6])
 if KEYS[4] then
-  redis.call('INCR', KEYS[4])
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
+  redis.call('SET', KEYS[4], tostring(threadCount + 1), 'EX', ARGV[7])
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[9])
 redis.call('SET', KEYS[3], prev or '', 'PX', ARGV[8])

@@ -12,7 +12,7 @@ import { ACTIVATION_WORKFLOW, SearchAttr, TaskQueue, activationWorkflowId } from
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createActivationActivities } from '../../activities/activation';
+import { RunDefinitions, createActivationActivities } from '../../activities/activation';
 import { ConversationStore } from '../../activities/conversation';
 import { ModelProviders } from '../../activities/models/providers';
 import { AgentRegistry, SkillLibrary, createDefinitionStore } from '../../lib/definitions';
@@ -192,7 +192,13 @@ describe('activationWorkflow', () => {
     const { redis, keys } = stack;
     const acts = createActivationActivities({
       hub: new HubClient({ baseUrl: stack.hub.url }),
-      registry: new AgentRegistry({ store, redis, keys, logger }),
+      registry: new RunDefinitions({
+        registry: new AgentRegistry({ store, redis, keys, logger }),
+        redis,
+        keys,
+        logger,
+        ttlSeconds: 3600,
+      }),
       skills: new SkillLibrary({ store, logger }),
       ...stack.guards,
       conversations: new ConversationStore(redis, keys),

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { BudgetGuard, DAY_KEY_TTL_SECONDS, MONTH_KEY_TTL_SECONDS } from '../../lib/guards/budget';
 import type { BudgetGuardOptions } from '../../lib/guards/budget';
+import { PauseFlags } from '../../lib/guards/pause';
 import { Keys } from '../../lib/keys';
 import { createMetrics } from '../../lib/metrics';
 import { createRedis } from '../../lib/redis';
@@ -331,5 +332,40 @@ describe('budgets (real Valkey)', () => {
     await expect(b.settle('a', '', { tokens: 1, costUsd: 0 })).rejects.toThrow(/reservationId is empty/);
     await expect(b.settle('a', 'y', { tokens: 1, costUsd: Number.NaN })).rejects.toThrow(/costUsd must be/);
     expect((await b.status('a')).dailyTokens).toEqual({ used: 0, reserved: 0, limit: 100_000 });
+  });
+
+  it('with checkPause refuses a paused agent in the same script and reserves nothing', async () => {
+    const b = guard();
+    const flags = new PauseFlags(redis, keys);
+    await flags.pause('a', 'cost review');
+    const req = { reservationId: 'p1', tokens: 1_000, costUsd: 0.01 };
+    expect(await b.reserve('a', req, { checkPause: true })).toEqual({
+      ok: false,
+      limit: 'paused',
+      message: 'cost review',
+    });
+    expect((await b.status('a')).dailyTokens.reserved).toBe(0);
+    // Without checkPause the flag is not the budget's business.
+    expect(await b.reserve('a', { ...req, reservationId: 'p2' })).toEqual({ ok: true });
+    await flags.resume('a');
+    expect(await b.reserve('a', { ...req, reservationId: 'p3' }, { checkPause: true })).toEqual({ ok: true });
+    expect((await b.status('a')).dailyTokens.reserved).toBe(2_000);
+  });
+
+  it('settles a settled id reserved again once more, and a repeated settle not at all', async () => {
+    const b = guard();
+    const req = { reservationId: 's1', tokens: 1_000, costUsd: 0.01 };
+    await b.reserve('a', req);
+    await b.settle('a', 's1', { tokens: 300, costUsd: 0.003 });
+    await b.settle('a', 's1', { tokens: 300, costUsd: 0.003 });
+    expect((await b.status('a')).dailyTokens).toEqual({ used: 300, reserved: 0, limit: 100_000 });
+    await b.reserve('a', req);
+    expect((await b.status('a')).dailyTokens.reserved).toBe(1_000);
+    await b.settle('a', 's1', { tokens: 200, costUsd: 0.002 });
+    await b.settle('a', 's1', { tokens: 200, costUsd: 0.002 });
+    expect((await b.status('a')).dailyTokens).toEqual({ used: 500, reserved: 0, limit: 100_000 });
+    // A counter gets its TTL when it is created.
+    const ttl = await redis.ttl(keys.budgetTokens('a', '2026-11-27'));
+    expect(ttl).toBeGreaterThan(DAY_KEY_TTL_SECONDS - 60);
   });
 });
