@@ -23,6 +23,7 @@ import {
   activationWorkflowId,
 } from '../lib/contract';
 import type { ActivationInput, ActivationResult } from '../lib/contract';
+import { activationPriority } from '../lib/priority';
 import { temporalConnectionOptions } from '../lib/temporal';
 import type { ActivationStatus } from '../workflows/activation';
 import type { ActivationRef, ActivationSummary, ActivationsApi } from './context';
@@ -190,6 +191,7 @@ class TemporalActivations implements ActivationsApi {
         // Like the coordinator: a running activation takes the signal; only a closed one restarts.
         workflowIdConflictPolicy: 'USE_EXISTING',
         typedSearchAttributes: activationSearchAttributes(input.agentId, input.trigger),
+        priority: activationPriority(input.agentId, input.trigger, this.s.agentPriority),
         ...activationMetadata({ ...input, taskQueue, startedBy: 'botburrow CLI' }),
         workflowExecutionTimeout: activationExecutionTimeoutMs(this.s.activationTimeout),
       }),

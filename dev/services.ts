@@ -136,6 +136,8 @@ export interface TemporalOptions {
   dbFile?: string;
   logFile?: string;
   namespace?: string;
+  /** More `--dynamic-config-value key=value` settings (benchmarks). */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /** Starts `temporal server start-dev` with the project's search attributes registered. */
@@ -154,6 +156,14 @@ export async function startTemporal(
   for (const attr of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', attr);
   // Let visibility queries see new search attributes at once (tests and the CLI rely on it).
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true');
+  // Task-queue priority and fairness (lib/priority.ts): the matcher that honours them, with
+  // fairness keys on, and migration so backlogs from before fairness still drain.
+  for (const flag of ['matching.useNewMatcher', 'matching.enableFairness', 'matching.enableMigration']) {
+    args.push('--dynamic-config-value', `${flag}=true`);
+  }
+  for (const [k, v] of Object.entries(options.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  }
   const handle = supervise('temporal', port, temporal, args, options.logFile);
   await waitForPort(port, 60_000);
   return { ...handle, address: `127.0.0.1:${port}` };

@@ -6,6 +6,8 @@
  * expected form (see `SettingsError`). The k8s manifests are cross-checked against this table.
  */
 
+import type { AgentPriorityOverrides } from './priority';
+
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
 }
@@ -106,6 +108,23 @@ const budgetOverrides = json<Record<string, BudgetOverride>>(
       isObject(o) &&
       Object.entries(o).every(
         ([k, n]) => ['daily_tokens', 'monthly_cost'].includes(k) && typeof n === 'number' && n >= 0,
+      ),
+  ),
+);
+
+const agentPriority = json<AgentPriorityOverrides>(
+  'JSON like {"agent-id":{"priority_key":1,"fairness_key":"team-a","fairness_weight":2}} (priority_key 1–5, fairness_weight 0.001–1000)',
+  isRecordOf(
+    (o) =>
+      isObject(o) &&
+      Object.entries(o).every(([k, v]) =>
+        k === 'priority_key'
+          ? Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 5
+          : k === 'fairness_key'
+            ? typeof v === 'string' && v.length > 0 && v.length <= 64
+            : k === 'fairness_weight'
+              ? typeof v === 'number' && v >= 0.001 && v <= 1000
+              : false,
       ),
   ),
 );
@@ -244,6 +263,12 @@ export const SETTINGS = {
   pollInterval: setting('BOTBURROW_POLL_INTERVAL', int(1, 3600), 30, 'Hub poll interval (s)'),
   pollBatchSize: setting('BOTBURROW_POLL_BATCH_SIZE', int(1, 1000), 100, 'agents per long-poll answer'),
   leaderTtl: setting('BOTBURROW_LEADER_TTL', int(3, 300), 15, 'leader lease TTL (s)'),
+  agentPriority: setting(
+    'BOTBURROW_AGENT_PRIORITY',
+    agentPriority,
+    {},
+    'per-agent task-queue priority key, fairness key and fairness weight of its activations',
+  ),
   minActivationInterval: setting(
     'BOTBURROW_MIN_ACTIVATION_INTERVAL',
     int(0),

@@ -52,7 +52,12 @@ export interface CoordinatorDeps {
   logger: Logger;
   settings: Pick<
     Settings,
-    'pollInterval' | 'pollBatchSize' | 'leaderTtl' | 'minActivationInterval' | 'activationTimeout'
+    | 'pollInterval'
+    | 'pollBatchSize'
+    | 'leaderTtl'
+    | 'minActivationInterval'
+    | 'activationTimeout'
+    | 'agentPriority'
   >;
 }
 
@@ -84,6 +89,7 @@ export function buildCoordinator(d: CoordinatorDeps): Coordinator {
   );
   const starter = createTemporalStarter(d.temporal, {
     executionTimeoutMs: activationExecutionTimeoutMs(settings.activationTimeout),
+    agentPriority: settings.agentPriority,
   });
   const pollIntervalMs = settings.pollInterval * 1000;
   const scheduler = new NotificationScheduler({

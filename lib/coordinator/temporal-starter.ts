@@ -12,6 +12,8 @@ import {
 } from '../contract';
 import type { ActivationInput } from '../contract';
 import { activationMetadata } from '../activation-summary';
+import { activationPriority } from '../priority';
+import type { AgentPriorityOverrides } from '../priority';
 import type { ActivationStarter } from './types';
 
 /** Signal name of `activationWorkflow` (workflows/activation.ts) for "new notifications arrived". */
@@ -22,6 +24,8 @@ export interface TemporalStarterOptions {
   callTimeoutMs?: number;
   /** The runs' execution timeout (`activationExecutionTimeoutMs`); none when absent. */
   executionTimeoutMs?: number;
+  /** Per-agent priority and fairness (BOTBURROW_AGENT_PRIORITY). */
+  agentPriority?: AgentPriorityOverrides;
 }
 
 /** Builds the starter; calls fail after `callTimeoutMs` rather than wait out a Temporal outage. */
@@ -60,6 +64,7 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
             // A running activation (of any trigger) takes the signal; only a closed one is restarted.
             workflowIdConflictPolicy: 'USE_EXISTING',
             typedSearchAttributes: activationSearchAttributes(agentId, 'notification'),
+            priority: activationPriority(agentId, 'notification', o.agentPriority),
             // What the Temporal UI lists; only a start sets it (a signalled run keeps its own).
             ...activationMetadata({
               agentId,
@@ -86,6 +91,7 @@ export function createTemporalStarter(client: Client, o: TemporalStarterOptions 
               args: [input],
               workflowIdConflictPolicy: 'FAIL',
               typedSearchAttributes: activationSearchAttributes(agentId, 'exploration'),
+              priority: activationPriority(agentId, 'exploration', o.agentPriority),
               ...activationMetadata({
                 agentId,
                 trigger: 'exploration',
