@@ -34,6 +34,24 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
   && .tools/opencode/node_modules/opencode-ai/bin/opencode.exe --version \
   && npm cache clean --force
 
+# --- aider: PyPI aider-chat (pinned in package.json "cliTools") in a virtual environment -----------
+# Made at its runtime path with the Debian Python the runtime stage installs too (same base image,
+# same pinned package), since a virtual environment names its interpreter by path. Running it
+# proves the install; the hadolint pin check cannot see the pin through the node -p lookup.
+FROM node:20-bookworm-slim AS aider
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3=3.11.2-1+b1 python3-venv=3.11.2-1+b1 \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json ./
+# hadolint ignore=DL3013
+RUN aider_version="$(node -p "require('./package.json').cliTools['aider-chat']")" \
+  && python3 -m venv /app/.tools/aider \
+  && /app/.tools/aider/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input \
+    "aider-chat==${aider_version}" \
+  && /app/.tools/aider/bin/python -m aider --version \
+  && echo "${aider_version}" > /app/.tools/aider/.version
+
 # --- runtime ------------------------------------------------------------------------------------
 FROM node:20-bookworm-slim AS runtime
 # The runners' manifests select the prebuilt bundle with
@@ -41,12 +59,14 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # bubblewrap is the kernel sandbox every agent process (Bash, MCP servers, CLI executors) runs in;
 # prlimit (util-linux, already in the base image) sets its limits. Without them the runner fails closed.
+# python3 is the interpreter of the aider environment copied below.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends bubblewrap=0.8.0-2+deb12u1 \
+  && apt-get install -y --no-install-recommends bubblewrap=0.8.0-2+deb12u1 python3=3.11.2-1+b1 \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=deps --chown=root:root /app/.tools ./.tools
+COPY --from=aider --chown=root:root /app/.tools/aider ./.tools/aider
 COPY --from=build --chown=root:root /app/package.json ./package.json
 COPY --from=build --chown=root:root /app/dist ./dist
 # The code is owned by root and read-only for the process; it runs as the image's unprivileged

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Provisions what the project needs on this machine, idempotently: npm dependencies, the Temporal
-# CLI and a Valkey (or Redis) server. Fast the second time: each step is skipped when satisfied.
+# Provisions what the project needs on this machine, idempotently: npm dependencies, the CLI
+# executors (opencode, aider), the Temporal CLI and a Valkey (or Redis) server. Fast the second
+# time: each step is skipped when satisfied.
 # Prints the resolved tool paths into .tools/env, which scripts and tests source/read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,29 @@ if [ "$(cat .tools/opencode/.version 2>/dev/null)" != "$opencode_version" ]; the
   rm -rf .tools/opencode
   npm install --prefix .tools/opencode --no-save --no-audit --no-fund --loglevel=error "opencode-ai@$opencode_version"
   echo "$opencode_version" > .tools/opencode/.version
+fi
+
+# 1c. aider (PyPI aider-chat, pinned in package.json "cliTools") in a virtual environment of its
+# own, .tools/aider, made with the system's Python under /usr: the sandbox shows a CLI /usr and its
+# own install folder only, so a Python elsewhere (pyenv in HOME) would not start inside it.
+aider_version=$(node -p "require('./package.json').cliTools['aider-chat']")
+if [ "$(cat .tools/aider/.version 2>/dev/null)" != "$aider_version" ]; then
+  if { [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; } \
+    && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing python3 and python3-venv with apt (for aider)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv) >/dev/null
+  fi
+  if [ ! -x /usr/bin/python3 ]; then
+    log "ERROR: no /usr/bin/python3 for aider. Install Python 3.10-3.12 (e.g. 'apt-get install python3 python3-venv')."
+    exit 1
+  fi
+  log "installing aider-chat==$aider_version into .tools/aider"
+  rm -rf .tools/aider
+  # The folder's real path: a worktree's .tools may be a link to another checkout's.
+  /usr/bin/python3 -m venv "$(cd .tools && pwd -P)/aider"
+  .tools/aider/bin/python -m pip install --quiet --disable-pip-version-check --no-input "aider-chat==$aider_version" >&2
+  .tools/aider/bin/python -m aider --version >&2
+  echo "$aider_version" > .tools/aider/.version
 fi
 
 # 2. Temporal CLI: TEMPORAL_CLI_PATH, then PATH, then a project-local install.

@@ -3,12 +3,13 @@
  * file implementing `CliExecutor` plus its line here and its type in CLI_AGENT_TYPES.
  */
 import type { CLI_AGENT_TYPES } from '../../lib/definitions';
+import { aiderExecutor } from './aider';
 import { claudeCodeExecutor } from './claude-code';
 import { opencodeExecutor } from './opencode';
 import type { CliExecutor } from './types';
 
 export function cliExecutors(): Record<(typeof CLI_AGENT_TYPES)[number], CliExecutor> {
-  return { 'claude-code': claudeCodeExecutor(), opencode: opencodeExecutor() };
+  return { 'claude-code': claudeCodeExecutor(), opencode: opencodeExecutor(), aider: aiderExecutor() };
 }
 
 export { createCliActivities } from './cli-activity';

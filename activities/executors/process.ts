@@ -40,18 +40,25 @@ export interface CliProcessExit {
   error?: Error;
   /** The run was ended because it passed `timeoutMs`. */
   timedOut: boolean;
+  /** The run was ended because `onLine` said 'stop'. */
+  ended: boolean;
   /** The tail of its stderr. */
   stderr: string;
 }
 
 /**
  * Runs `boxed` to its end, feeding each stdout line that is JSON to `onEvent` (other lines are
- * not events and are skipped). `signal` or `timeoutMs` end the whole process group (SIGTERM, then
+ * not events and are skipped), or every line as text to `onLine` for a CLI that prints no JSON
+ * (aider); `onLine` returning 'stop' ends the run (`ended`), for a CLI that would otherwise retry
+ * what cannot succeed. `signal` or `timeoutMs` end the whole process group (SIGTERM, then
  * SIGKILL); on `signal` it rejects with `CliCancelled` once the group is gone.
  */
 export async function runCliProcess<E>(
   boxed: SandboxedCommand,
-  o: { stdin?: string; timeoutMs: number; signal: AbortSignal; onEvent: (event: E) => void },
+  o: { stdin?: string; timeoutMs: number; signal: AbortSignal } & (
+    | { onEvent: (event: E) => void; onLine?: undefined }
+    | { onLine: (line: string) => 'stop' | undefined; onEvent?: undefined }
+  ),
 ): Promise<CliProcessExit> {
   const child = spawn(boxed.command, boxed.args, {
     cwd: boxed.cwd,
@@ -68,17 +75,21 @@ export async function runCliProcess<E>(
     if (stderr.length < MAX_STDERR_CHARS) stderr += b.toString('utf8');
   });
   createInterface({ input: child.stdout }).on('line', (line) => {
+    if (o.onLine) {
+      if (o.onLine(line) === 'stop') stopGroup('ended');
+      return;
+    }
     let event: E;
     try {
       event = JSON.parse(line) as E;
     } catch {
       return;
     }
-    o.onEvent(event);
+    o.onEvent?.(event);
   });
 
-  let stopped: 'cancelled' | 'timeout' | undefined;
-  const stopGroup = (why: 'cancelled' | 'timeout'): void => {
+  let stopped: 'cancelled' | 'timeout' | 'ended' | undefined;
+  const stopGroup = (why: 'cancelled' | 'timeout' | 'ended'): void => {
     stopped ??= why;
     signalGroup(child.pid, 'SIGTERM');
     setTimeout(() => signalGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS).unref();
@@ -97,7 +108,7 @@ export async function runCliProcess<E>(
   // Nothing the CLI started outlives it.
   signalGroup(child.pid, 'SIGKILL');
   if (stopped === 'cancelled') throw new CliCancelled();
-  return { ...exit, timedOut: stopped === 'timeout', stderr };
+  return { ...exit, timedOut: stopped === 'timeout', ended: stopped === 'ended', stderr };
 }
 
 function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {

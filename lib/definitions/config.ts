@@ -11,7 +11,7 @@ import type { AgentConfig, FieldProblem } from './schema';
 export type { AgentConfig } from './schema';
 
 /** Agent types a coding CLI runs (activities/executors/index.ts has one executor per type). */
-export const CLI_AGENT_TYPES = ['claude-code', 'opencode'] as const;
+export const CLI_AGENT_TYPES = ['claude-code', 'opencode', 'aider'] as const;
 
 /** Agent types this runner executes: the built-in loop's and the CLI executors'. */
 export const RUNNABLE_AGENT_TYPES = ['native', 'custom', ...CLI_AGENT_TYPES] as const;
@@ -109,6 +109,20 @@ function mapLegacyFields(doc: Record<string, unknown>): {
   return { doc: out, warnings, problems };
 }
 
+/**
+ * What an agent type cannot do: aider has no MCP client, so MCP servers listed for it would never
+ * be offered; the definition is refused rather than run without the tools it was written for.
+ */
+function cliProblems(config: AgentConfig): FieldProblem[] {
+  if (config.type !== 'aider' || config.capabilities.mcp_servers.length === 0) return [];
+  return [
+    {
+      field: 'capabilities.mcp_servers',
+      rule: 'type aider has no MCP support, so its MCP servers would never be offered; remove them or use type claude-code or opencode',
+    },
+  ];
+}
+
 function fail(file: string, problems: FieldProblem[]): never {
   const [first, ...more] = problems;
   throw new DefinitionError(file, first?.field ?? '', first?.rule ?? 'invalid', more);
@@ -148,6 +162,7 @@ export function parseAgentConfig(
   const legacy = mapLegacyFields(raw);
   const result = AgentConfigSchema.safeParse(legacy.doc);
   const problems = [...legacy.problems, ...(result.success ? [] : zodProblems(result.error, legacy.doc))];
+  if (result.success) problems.push(...cliProblems(result.data));
   if (!result.success || problems.length > 0) fail(file, problems);
   return { config: result.data, warnings: legacy.warnings };
 }

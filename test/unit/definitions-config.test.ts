@@ -45,6 +45,8 @@ const INVALID: Record<string, string> = {
   'mcp-bad-item':
     'capabilities.mcp_servers[0]: must be a server name or a mapping with name and command (or name and url)',
   'mcp-unknown-field': 'capabilities.mcp_servers[0].cwd: unknown field',
+  'aider-mcp':
+    'capabilities.mcp_servers: type aider has no MCP support, so its MCP servers would never be offered; remove them or use type claude-code or opencode',
   'bad-version': 'version: must be a version like 1.0.0',
   'bad-api-key-env': 'brain.api_key_env: must be an environment variable name (e.g. ANTHROPIC_API_KEY)',
   'bad-api-base': 'brain.api_base: must be a URI (e.g. https://api.example.com/v1)',
@@ -287,14 +289,15 @@ describe('legacy fields', () => {
 });
 
 describe('agent types', () => {
-  it('runs native, custom, claude-code and opencode; recognises goose and aider as unsupported', async () => {
-    expect(['native', 'custom', 'claude-code', 'opencode'].map(isRunnableAgentType)).toEqual([
+  it('runs native, custom, claude-code, opencode and aider; recognises goose as unsupported', async () => {
+    expect(['native', 'custom', 'claude-code', 'opencode', 'aider'].map(isRunnableAgentType)).toEqual([
+      true,
       true,
       true,
       true,
       true,
     ]);
-    expect(['goose', 'aider'].map(isRunnableAgentType)).toEqual([false, false]);
+    expect(isRunnableAgentType('goose')).toBe(false);
     const goose = await loadAgentDefinition(store, 'goose-agent');
     expect(goose.config.type).toBe('goose');
     let err: unknown;
@@ -306,7 +309,7 @@ describe('agent types', () => {
     expect(err).toBeInstanceOf(UnsupportedAgentTypeError);
     expect((err as Error).name).toBe('UnsupportedAgentTypeError');
     expect((err as Error).message).toBe(
-      "agent type 'goose' is recognised but no runner executes it (supported: native, custom, claude-code, opencode)",
+      "agent type 'goose' is recognised but no runner executes it (supported: native, custom, claude-code, opencode, aider)",
     );
     expect(() => assertRunnableAgentType('x', 'native')).not.toThrow();
   });

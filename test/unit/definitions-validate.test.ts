@@ -34,6 +34,24 @@ describe('validateStore', () => {
     expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
   });
 
+  it('refuses an aider agent with MCP servers (aider has no MCP client) and accepts one without', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-validate-aider-'));
+    const write = (id: string, extra: string) => {
+      fs.mkdirSync(path.join(dir, 'agents', id), { recursive: true });
+      fs.writeFileSync(
+        path.join(dir, 'agents', id, 'config.yaml'),
+        `name: ${id}\ntype: aider\nbrain: { model: claude-sonnet-4 }\ncapabilities:\n  grants: [hub:read]\n${extra}`,
+      );
+    };
+    write('aider-plain', '');
+    write('aider-tools', '  mcp_servers: [github]\n');
+    const r = await validateStore(new LocalDefinitionStore(dir));
+    expect(r.agents).toBe(2);
+    expect(r.problems.filter((p) => p.severity === 'error').map((p) => p.message)).toEqual([
+      'agents/aider-tools/config.yaml: capabilities.mcp_servers: type aider has no MCP support, so its MCP servers would never be offered; remove them or use type claude-code or opencode',
+    ]);
+  });
+
   it('one malformed file (a YAML alias bomb) fails only its own agent', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-validate-'));
     const write = (id: string, text: string) => {

@@ -103,6 +103,7 @@ function dockerfileProblems(all: Stage[], podUser: number): string[] {
   const copies = last.body.filter((x) => x.op === 'COPY');
   const copyFrom = (what: RegExp): string | undefined =>
     /--from=(\S+)/.exec(copies.find((c) => what.test(c.args))?.args ?? '')?.[1];
+  problems.push(...aiderProblems(all, runs, copyFrom));
   if (!prodStage?.name || copyFrom(/node_modules/) !== prodStage.name) {
     problems.push('node_modules of the final stage do not come from the production-dependency stage');
   }
@@ -139,6 +140,40 @@ function dockerfileProblems(all: Stage[], podUser: number): string[] {
   const script = /"(dist\/workers\/[\w-]+)\.js"/.exec(cmd)?.[1];
   if (!script || !fs.existsSync(path.join(ROOT, `${script.replace(/^dist\//, '')}.ts`))) {
     problems.push(`CMD ${cmd} does not run a worker entry point`);
+  }
+  return problems;
+}
+
+/**
+ * aider: the pinned aider-chat in a virtual environment at `/app/.tools/aider` (where the
+ * executor looks), proven by running it, copied into the final stage, which has the same Python
+ * the environment was made with (a virtual environment names its interpreter by path).
+ */
+function aiderProblems(
+  all: Stage[],
+  runs: (s: Stage) => string[],
+  copyFrom: (what: RegExp) => string | undefined,
+): string[] {
+  const last = all[all.length - 1]!;
+  const stage = all.find((s) => runs(s).some((r) => /pip install\b.*"?aider-chat==/.test(r)));
+  if (!stage) return ['no stage installs aider-chat (pinned) with pip'];
+  const problems: string[] = [];
+  const r = runs(stage).join(' && ');
+  if (!/-m venv \/app\/\.tools\/aider\b/.test(r)) {
+    problems.push('aider: its virtual environment is not made at /app/.tools/aider, where the runner looks');
+  }
+  if (!/\.tools\/aider\/bin\/python -m aider --version/.test(r)) {
+    problems.push('aider: the image build does not run it to prove it is installed');
+  }
+  if (!stage.name || copyFrom(/\.tools\/aider/) !== stage.name) {
+    problems.push('aider: .tools/aider of the final stage does not come from the stage that installs it');
+  }
+  if (stage.from !== last.from) problems.push(`aider: made on ${stage.from} but run on ${last.from}`);
+  const python = (s: Stage): string | undefined =>
+    /apt-get install[^&]*\bpython3=(\S+)/.exec(runs(s).join(' && '))?.[1];
+  if (python(last) === undefined) problems.push('aider: the final stage has no python3 for its environment');
+  else if (python(last) !== python(stage)) {
+    problems.push(`aider: made with python3 ${python(stage)} but run with ${python(last)}`);
   }
   return problems;
 }
@@ -193,6 +228,14 @@ describe('container image', () => {
         .replace(/\s*&& test -f dist\/workflow-bundle\.js/, ''),
     );
     const noRebuild = parseDockerfile(dockerfile.replace(/\s*&& npm rebuild [^\\]*\\/, ''));
+    const noPython = parseDockerfile(dockerfile.replace(/(bubblewrap=\S+) python3=\S+/, '$1'));
+    expect(dockerfileProblems(noPython, 1000)).toEqual([
+      'aider: the final stage has no python3 for its environment',
+    ]);
+    const noAider = parseDockerfile(dockerfile.replace(/COPY --from=aider .*\n/, ''));
+    expect(dockerfileProblems(noAider, 1000)).toEqual([
+      'aider: .tools/aider of the final stage does not come from the stage that installs it',
+    ]);
     expect(dockerfileProblems(noRebuild, 1000).join('\n')).toMatch(
       /@anthropic-ai\/claude-code: installed with --ignore-scripts and never rebuilt/,
     );
