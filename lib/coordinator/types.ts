@@ -98,17 +98,19 @@ export function createRunnableTypeGate(
 ): AgentGate {
   return {
     async check(agentId) {
-      let type: string | undefined;
-      try {
-        type = (await registry.get(agentId)).config.type;
-      } catch {
-        type = undefined;
-      }
+      // Side by side: both are Valkey reads, and the notification waits for the slower one only.
+      const [type, verdict] = await Promise.all([
+        registry.get(agentId).then(
+          (d) => d.config.type,
+          () => undefined,
+        ),
+        inner.check(agentId),
+      ]);
       if (type !== undefined && !isRunnable(type)) {
         onSkip?.(agentId, type);
         return 'unrunnable_type';
       }
-      return inner.check(agentId);
+      return verdict;
     },
   };
 }
