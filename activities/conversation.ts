@@ -13,6 +13,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../lib/keys';
 import type { ModelProvider } from '../lib/pricing';
+import type { MemoryContext } from './memory/remember';
 import type { ModelContent, ToolSpec } from './model';
 
 /** How long transcripts are kept after their last write (for debugging and replays of stuck runs). */
@@ -37,6 +38,8 @@ export interface ConversationSetup {
   temperature: number;
   /** The user blocks of turn 0 (the prompt that opens the conversation). */
   opening: UserBlock[];
+  /** What the conversation is about, for what it leaves in memory (agents with memory only). */
+  memory?: MemoryContext;
 }
 
 /** A tool result as the workflow sees it: small, with the full output behind `blobKey`. */
@@ -192,6 +195,22 @@ export class ConversationStore {
     await this.redis.set(blobKey, content.slice(0, MAX_TOOL_OUTPUT_TO_MODEL), 'EX', TRANSCRIPT_TTL_SECONDS);
     const preview = `${content.slice(0, 500)}… [${content.length} characters in total]`;
     return { toolUseId, isError, preview, blobKey };
+  }
+
+  /**
+   * Stores tool output as a blob whatever its size: the workflow keeps only `summary` (memory
+   * content never enters history).
+   */
+  async storeOutsideHistory(
+    id: string,
+    toolUseId: string,
+    content: string,
+    isError: boolean,
+    summary: string,
+  ): Promise<ToolResultRef> {
+    const blobKey = this.keys.blob(`conv:${id}:tool:${toolUseId}`);
+    await this.redis.set(blobKey, content.slice(0, MAX_TOOL_OUTPUT_TO_MODEL), 'EX', TRANSCRIPT_TTL_SECONDS);
+    return { toolUseId, isError, preview: `[${summary}; kept outside history]`, blobKey };
   }
 
   /** Turns tool result references back into `tool_result` blocks with the full output. */

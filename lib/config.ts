@@ -101,6 +101,31 @@ export interface BudgetOverride {
 }
 export type PriceTable = Record<string, { input: number; output: number }>;
 
+/** Providers with an OpenAI-compatible embeddings endpoint (memory's embedding_search). */
+const EMBEDDING_PROVIDERS: readonly string[] = ['openai', 'google', 'local'];
+
+/** `provider=model` entries (kept as a list so `.env.example` shows them as they are written). */
+const embeddingModels: Parser<string[]> = {
+  form: 'provider=model pairs separated by commas, providers openai, google, local (e.g. openai=text-embedding-3-small)',
+  parse(raw) {
+    const pairs = raw
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const ok = pairs.every((p) => {
+      const m = /^([a-z]+)=(\S+)$/.exec(p);
+      return m !== null && EMBEDDING_PROVIDERS.includes(m[1]!);
+    });
+    return ok ? pairs : undefined;
+  },
+};
+
+/** The embedding model `BOTBURROW_MEMORY_EMBEDDING_MODELS` names for `provider`, if any. */
+export function embeddingModelOf(entries: readonly string[], provider: string): string | undefined {
+  const hit = entries.find((e) => e.startsWith(`${provider}=`));
+  return hit?.slice(provider.length + 1);
+}
+
 const budgetOverrides = json<Record<string, BudgetOverride>>(
   'JSON like {"agent-id":{"daily_tokens":50000,"monthly_cost":20}}',
   isRecordOf(
@@ -496,6 +521,24 @@ export const SETTINGS = {
     price,
     { input: 3, output: 15 },
     'price of a model no table knows (USD per million tokens; logged once per model)',
+  ),
+  memoryEmbeddingModels: setting(
+    'BOTBURROW_MEMORY_EMBEDDING_MODELS',
+    embeddingModels,
+    ['openai=text-embedding-3-small', 'google=gemini-embedding-001', 'local=nomic-embed-text'],
+    "embedding model per provider for memory's embedding_search (anthropic has none: keyword instead)",
+  ),
+  memoryEmbeddingTimeout: setting(
+    'BOTBURROW_MEMORY_EMBEDDING_TIMEOUT',
+    int(1, 300),
+    10,
+    'timeout of one embeddings call (s); a failed query embedding falls back to keyword retrieval',
+  ),
+  memoryVectorCacheMb: setting(
+    'BOTBURROW_MEMORY_VECTOR_CACHE_MB',
+    int(0, 1048576),
+    256,
+    'memory vectors a runner mirrors for embedding_search, across agents (MiB; least recently used agents dropped)',
   ),
   githubPat: setting('GITHUB_PAT', str, undefined, 'GitHub token for the github MCP server', true),
   braveApiKey: setting('BRAVE_API_KEY', str, undefined, 'Brave Search key for the brave MCP server', true),

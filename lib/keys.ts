@@ -77,6 +77,18 @@ export class Keys {
   skillsCache(): string {
     return this.k('cache:skills');
   }
+  /**
+   * The agent's memory (DESIGN.md `memory:<agent>:…`): `meta` (hash: seq, bytes), `order` (zset
+   * id → seq, oldest first), `items` (hash id → item JSON), `terms` (hash id → its words),
+   * `vectors` (hash id → embedding), and one `term:<word>` zset per word (id → seq·1000 + words).
+   */
+  memory(agentId: string, part: 'meta' | 'order' | 'items' | 'terms' | 'vectors'): string {
+    return this.k(`memory:${agentId}:${part}`);
+  }
+  /** Prefix of the agent's per-word index zsets (`memory:<agent>:term:<word>`). */
+  memoryTermPrefix(agentId: string): string {
+    return this.k(`memory:${agentId}:term:`);
+  }
   paused(agentId: string): string {
     return this.k(`agent:paused:${agentId}`);
   }

@@ -15,6 +15,8 @@ import { cliExecutors, createCliActivities } from '../activities/executors';
 import type { CliExecutor } from '../activities/executors';
 import { ConversationStore } from '../activities/conversation';
 import { classifyInterceptor } from '../activities/classify';
+import { AgentMemory } from '../activities/memory/service';
+import { MemoryStore } from '../activities/memory/store';
 import { heartbeatInterceptor } from '../activities/heartbeat';
 import { ModelProviders } from '../activities/models/providers';
 import type { SessionHost } from '../activities/session';
@@ -113,6 +115,14 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
   log.info(
     'brain.temperature is sent to OpenAI-compatible providers (openai, google, local) but not to anthropic: Messages API version 2026-10-21 refuses temperature, top_p and top_k',
   );
+  // Agent memory: items in Valkey, archived beside the definitions, embedded by each brain's provider.
+  const memory = new AgentMemory({
+    store: new MemoryStore(redis, keys, { vectorCacheBytes: settings.memoryVectorCacheMb * 1024 * 1024 }),
+    models,
+    archive: store,
+    logger: log,
+    settings,
+  });
   const sandbox = await sandboxFromSettings(settings, log);
   const sessionHost = (o.sessions ?? createSessionManager)({
     logger: log,
@@ -131,6 +141,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     ...guards,
     conversations,
     models,
+    memory,
     redis,
     keys,
     metrics,

@@ -36,6 +36,7 @@ import { EXECUTOR_PROGRESS_SIGNAL, SearchAttr } from '../lib/contract';
 import { FailureType } from '../lib/errors';
 import type { HubNotification } from '../lib/hub/types';
 import { HUB_MCP_POST_TOOL, isHubTool } from '../lib/hub-tools';
+import { isMemoryTool } from '../lib/memory';
 import { isNoResponse, shouldRespond } from '../lib/prompts';
 import { addUsd } from '../lib/usd';
 
@@ -92,6 +93,13 @@ const TEMPORAL_CANCEL_PATCH = 'temporal-cancel-canceled';
 
 /** An exploration that learns of new notifications (`inboxUpdated`) handles them before it ends. */
 const EXPLORATION_INBOX_PATCH = 'exploration-inbox';
+
+/**
+ * Agent memory: a conversation of an agent with `memory.enabled` is remembered once it ended, and
+ * the model's `memory_search` / `memory_save` calls run as the memory tool activity. Runs of
+ * agents without memory never reach this patch.
+ */
+const MEMORY_PATCH = 'agent-memory';
 
 /**
  * Errors that fail at once. The runner's activities also classify their own errors
@@ -198,6 +206,23 @@ const tools = proxyActivities<ActivationActivities>({
     initialInterval: '1 second',
     maximumInterval: '15 seconds',
     maximumAttempts: 40,
+    nonRetryableErrorTypes: nonRetryable,
+  },
+});
+
+/**
+ * Memory steps (an embeddings call, an archive write, one Valkey script): bounded, heartbeating;
+ * a conversation that cannot be remembered does not fail the run.
+ */
+const memorySteps = proxyActivities<ActivationActivities>({
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '10 seconds',
+    maximumAttempts: 10,
     nonRetryableErrorTypes: nonRetryable,
   },
 });
@@ -501,6 +526,7 @@ async function handleNotifications(state: ActivationState): Promise<number> {
         const loop = await converse(state, n);
         if (loop.stopped) return handled.size;
         await postFinalAnswer(state, n, loop);
+        await remember(state, loop);
       }
       await bookkeeping(state).markNotificationsRead({ ids: [n.id] });
       handled.add(n.id);
@@ -527,11 +553,29 @@ async function postFinalAnswer(state: ActivationState, n: HubNotification, loop:
 
 async function explore(state: ActivationState): Promise<void> {
   state.phase = 'exploring';
-  await converse(state, undefined);
+  const loop = await converse(state, undefined);
+  if (!loop.stopped) await remember(state, loop);
   // A mention that arrived meanwhile is handled now, not after the run plus the coordinator's
   // dedupe window.
   if (state.inboxDirty && !state.stopping() && patched(EXPLORATION_INBOX_PATCH)) {
     await handleNotifications(state);
+  }
+}
+
+/** Stores what a finished conversation leaves in the agent's memory (agents with memory only). */
+async function remember(state: ActivationState, loop: LoopResult): Promise<void> {
+  if (!state.profile?.memory || !loop.answer || !patched(MEMORY_PATCH)) return;
+  try {
+    await memorySteps.rememberConversation.executeWithOptions({ summary: 'memory remember' }, [
+      {
+        conversationId: loop.answer.conversationId,
+        agentId: state.input.agentId,
+        turns: loop.answer.turn + 1,
+      },
+    ]);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('remembering the conversation failed; the run goes on', { error: describeFailure(err) });
   }
 }
 
@@ -717,6 +761,9 @@ async function runTool(
     toolUseId: call.id,
     idempotencyKey: `${info.workflowId}:${call.id}`,
   };
+  if (isMemoryTool(call.name) && patched(MEMORY_PATCH)) {
+    return memorySteps.memoryTool.executeWithOptions({ summary: `memory ${call.name}` }, [args]);
+  }
   if (isHubTool(call.name) || (call.name === HUB_MCP_POST_TOOL && patched(HUB_MCP_POST_PATCH))) {
     return tools.hubTool.executeWithOptions({ summary: `hub ${call.name}` }, [args]);
   }

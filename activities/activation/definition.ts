@@ -51,6 +51,7 @@ export function profileOf(def: AgentDefinition, settings: ActivationSettings): A
       c.capabilities.shell?.enabled === true ||
       (c.capabilities.grants ?? []).some((g) => g.startsWith('workspace:')),
     ...(executor !== 'loop' && { executor }),
+    ...(executor === 'loop' && c.memory.enabled && { memory: true as const }),
   };
 }
 

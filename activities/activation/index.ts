@@ -8,6 +8,7 @@ import { createFinishActivities } from './finish';
 import { createHubToolActivities } from './hub-tools';
 import { createInboxActivities } from './inbox';
 import { createLlmTurnActivities } from './llm-turn';
+import { createMemoryActivities } from './memory';
 import { createPrepareActivities } from './prepare';
 import { createPublisher } from './publish';
 import { createStartConversationActivities } from './start-conversation';
@@ -30,6 +31,7 @@ export function createActivationActivities(deps: ActivationDeps) {
     ...createLlmTurnActivities(deps),
     ...createHubToolActivities({ ...deps, publish }),
     ...createFinishActivities(deps),
+    ...createMemoryActivities(deps),
   };
 }
 

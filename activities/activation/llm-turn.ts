@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { costAt as cost, estimateTokens, lookupPrice } from '../../lib/pricing';
 import type { ModelProvider, Price } from '../../lib/pricing';
+import { isMemoryTool } from '../../lib/memory';
 import { FINAL_ITERATION_NOTE } from '../../lib/prompts';
 import type { ToolResultRef, UserBlock } from '../conversation';
 import type { MessageParam, ModelContent } from '../model';
@@ -138,7 +139,12 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
           text: text.slice(0, MAX_TEXT_IN_HISTORY),
           toolCalls: response.content
             .filter((b): b is Extract<ModelContent, { type: 'tool_use' }> => b.type === 'tool_use')
-            .map((b) => ({ id: b.id, name: b.name, preview: JSON.stringify(b.input).slice(0, 200) })),
+            .map((b) => ({
+              id: b.id,
+              name: b.name,
+              // Memory content never enters history, not even as a preview of what is saved.
+              preview: isMemoryTool(b.name) ? '(memory call)' : JSON.stringify(b.input).slice(0, 200),
+            })),
           stopReason: response.stopReason,
           model: response.model || setup.model,
           tokensInput: usage.inputTokens,

@@ -7,13 +7,16 @@ import { renderSystemPrompt, selectSkills } from '../../lib/definitions';
 import { HubHttpError } from '../../lib/errors';
 import type { HubNotification, HubPost } from '../../lib/hub/types';
 import { hubToolSpecs } from '../../lib/hub-tools';
+import { MEMORY_TOOL_SPECS, memoryPromptSection } from '../../lib/memory';
 import { explorationPrompt, notificationPrompt } from '../../lib/prompts';
-import { loadDefinition } from './definition';
+import type { UserBlock } from '../conversation';
+import type { MemoryContext } from '../memory/remember';
+import { loadDefinition, withCancellation } from './definition';
 import type { ActivationDeps } from './types';
 
 export type StartConversationDeps = Pick<
   ActivationDeps,
-  'registry' | 'skills' | 'limits' | 'conversations' | 'sessionTools'
+  'registry' | 'skills' | 'limits' | 'conversations' | 'sessionTools' | 'memory'
 > & {
   hub: Pick<ActivationDeps['hub'], 'getPost' | 'discoverFeed'>;
 };
@@ -24,6 +27,8 @@ export interface Opening {
   context: { text: string; community?: string };
   replyPostId: string | null;
   postsConsidered: number;
+  /** The notification's thread, when it has one. */
+  thread?: HubPost;
 }
 
 /** The task of a notification (with its thread) or of an exploration (the discover feed). */
@@ -52,6 +57,7 @@ export async function openingFor(
       },
       replyPostId: thread?.id ?? null,
       postsConsidered: 0,
+      ...(thread && { thread }),
     };
   }
   const c = def.config;
@@ -94,27 +100,58 @@ export function createStartConversationActivities(deps: StartConversationDeps) {
     }): Promise<{ tools: string[]; replyPostId: string | null; postsConsidered: number }> {
       const def = await loadDefinition(deps.registry, input.agentId);
       const c = def.config;
-      const opening = await openingFor(deps, def, input.notification);
+      const start = await openingFor(deps, def, input.notification);
       const sessionSpecs =
         input.sessionId && deps.sessionTools ? await deps.sessionTools(input.sessionId) : [];
-      const tools = [...hubToolSpecs(c.capabilities.grants ?? []), ...sessionSpecs];
+      const remembers = c.memory.enabled && deps.memory !== undefined;
+      const tools = [
+        ...hubToolSpecs(c.capabilities.grants ?? []),
+        ...(remembers ? MEMORY_TOOL_SPECS : []),
+        ...sessionSpecs,
+      ];
+      const opening: UserBlock[] = [{ type: 'text', text: start.text }];
+      if (remembers) {
+        const recalled = await withCancellation((signal) =>
+          deps.memory!.retrieve(def, start.context.text, { signal }),
+        );
+        const section = memoryPromptSection(recalled.items, recalled.strategy);
+        if (section) opening.push({ type: 'text', text: section });
+      }
       await deps.conversations.saveSetup(input.conversationId, {
         agentId: def.id,
         provider: c.brain.provider,
         ...(c.brain.api_base !== undefined && { apiBase: c.brain.api_base }),
         ...(c.brain.api_key_env !== undefined && { apiKeyEnv: c.brain.api_key_env }),
         model: c.brain.model,
-        system: await systemPromptFor(deps, def, opening.context),
+        system: await systemPromptFor(deps, def, start.context),
         tools,
         maxTokens: c.brain.max_tokens ?? 4096,
         temperature: c.brain.temperature,
-        opening: [{ type: 'text', text: opening.text }],
+        opening,
+        ...(remembers && { memory: memoryContext(input.notification, start.thread) }),
       });
       return {
         tools: tools.map((t) => t.name),
-        replyPostId: opening.replyPostId,
-        postsConsidered: opening.postsConsidered,
+        replyPostId: start.replyPostId,
+        postsConsidered: start.postsConsidered,
       };
     },
+  };
+}
+
+function memoryContext(n: HubNotification | undefined, thread: HubPost | undefined): MemoryContext {
+  return {
+    ...(n && {
+      notification: {
+        id: n.id,
+        type: n.type,
+        from: { id: n.from_agent.id, name: n.from_agent.name },
+        content: n.content,
+        postId: n.post_id,
+      },
+    }),
+    ...(thread && {
+      thread: { id: thread.id, title: thread.title, community: thread.community, authorId: thread.author.id },
+    }),
   };
 }

@@ -14,6 +14,7 @@ import type { Logger } from '../../lib/logger';
 import type { Metrics } from '../../lib/metrics';
 import type { RespondSettings } from '../../lib/prompts';
 import type { ConversationStore, ToolResultRef } from '../conversation';
+import type { AgentMemory } from '../memory/service';
 import type { ToolSpec } from '../model';
 import type { ModelProviders } from '../models/providers';
 import type { RunDefinitionSource } from './run-definitions';
@@ -44,6 +45,8 @@ export interface ActivationDeps {
   metrics: Metrics;
   logger: Logger;
   settings: ActivationSettings;
+  /** Agent memory (`memory.*`); without it, no agent gets memory on this runner. */
+  memory?: AgentMemory;
   /** Tool specs of a runner-bound session, if the agent has one (MCP and workspace tools). */
   sessionTools?: (sessionId: string) => Promise<ToolSpec[]>;
 }
@@ -62,6 +65,8 @@ export interface AgentProfile {
   needsSession: boolean;
   /** Absent in histories from before the executor seam: the built-in loop. */
   executor?: ExecutorKind;
+  /** `memory.enabled` on the built-in loop: conversations are remembered after they end. */
+  memory?: true;
 }
 
 export type PrepareResult =

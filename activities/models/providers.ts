@@ -10,6 +10,8 @@ import type { ApplicationFailure } from '@temporalio/common';
 import type { ModelProvider } from '../../lib/pricing';
 import type { ModelClient } from '../model';
 import { AnthropicModelClient, createAnthropicClient } from './anthropic';
+import type { Embedder } from './embeddings';
+import { OpenAiEmbedder } from './embeddings';
 import { nonRetryable } from './failures';
 import { OpenAiModelClient, createOpenAiClient } from './openai';
 
@@ -62,6 +64,7 @@ export interface ResolvedRoute {
  */
 export class ModelProviders {
   private readonly clients = new Map<string, ResolvedRoute>();
+  private readonly embedders = new Map<string, Embedder>();
   private readonly keyEnvs: Set<string>;
   private readonly hosts = new Set<string>();
   private readonly plainHttpHosts = new Set<string>(LOOPBACK);
@@ -106,6 +109,38 @@ export class ModelProviders {
       this.clients.set(cacheKey, resolved);
     }
     return resolved;
+  }
+
+  /**
+   * The embeddings client of `route`'s endpoint and key (memory's `embedding_search`) for `model`,
+   * or null when the provider has no embeddings endpoint (anthropic). Same allow-list checks and
+   * failures as `resolve`.
+   */
+  embedder(route: BrainRoute, model: string, timeoutMs: number): Embedder | null {
+    if (route.provider === 'anthropic') return null;
+    const { baseUrl, keyEnv } = this.route(route);
+    const key = keyEnv === null ? undefined : this.keys[keyEnv];
+    if (keyEnv !== null && (key === undefined || key === '')) {
+      throw nonRetryable(
+        `brain.api_key_env ${keyEnv} is not set on this runner (provider ${route.provider})`,
+        {
+          provider: route.provider,
+          variable: keyEnv,
+        },
+      );
+    }
+    const cacheKey = `${route.provider} ${baseUrl} ${keyEnv ?? '-'} ${model}`;
+    let e = this.embedders.get(cacheKey);
+    if (!e) {
+      const client = createOpenAiClient({ apiKey: key ?? 'no-key', baseURL: baseUrl, timeoutMs });
+      e = new OpenAiEmbedder(client, model, {
+        provider: route.provider,
+        timeoutMs,
+        ...(key !== undefined && { apiKey: key }),
+      });
+      this.embedders.set(cacheKey, e);
+    }
+    return e;
   }
 
   /**

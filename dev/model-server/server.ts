@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { chatError, chatToMessages, completionChunks, completionFromMessage } from './chat';
 import { countInputTokens, InvalidRequest, systemText, validateRequest, viewOf } from './messages';
 import type { MessagesRequest } from './messages';
+import { embeddingInputs, hashedEmbedding } from './embeddings';
 import { decide } from './engine';
 import type { Decision } from './engine';
 import { estimateTokens } from '../../lib/pricing';
@@ -618,6 +619,72 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     sendCompletion(res, rec, chat, answer());
   }
 
+  /** `POST …/embeddings` (OpenAI-compatible): deterministic hashed bag-of-words vectors (embeddings.ts). */
+  async function handleEmbeddings(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: RecordedRequest,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let parsed: unknown;
+    try {
+      const raw = await readBody(req);
+      try {
+        parsed = JSON.parse(raw);
+        rec.body = parsed;
+      } catch (err) {
+        rec.body = raw;
+        return sendChatError(
+          res,
+          rec,
+          400,
+          'invalid_request_error',
+          `invalid JSON body: ${(err as Error).message}`,
+        );
+      }
+    } catch (err) {
+      return sendChatError(res, rec, 413, 'invalid_request_error', (err as Error).message);
+    }
+    if (!authorized(req)) {
+      return sendChatError(
+        res,
+        rec,
+        401,
+        'invalid_request_error',
+        'Incorrect API key provided.',
+        'invalid_api_key',
+      );
+    }
+    const inputs = embeddingInputs(parsed);
+    if (typeof inputs === 'string') return sendChatError(res, rec, 400, 'invalid_request_error', inputs);
+    // Only faults that name the embedding model apply here (chat faults stay for chat requests).
+    const model = (parsed as { model: string }).model;
+    const fault = faults.find(
+      (x) => x.remaining > 0 && x.match?.model !== undefined && compileRegex(x.match.model).test(model),
+    );
+    if (fault) {
+      fault.remaining -= 1;
+      faults = faults.filter((x) => x.remaining > 0);
+      rec.fault = fault.kind;
+      if (fault.kind === 'slow') {
+        if (!(await sleep(fault.delayMs ?? 5000, signal))) return;
+      } else if (fault.kind === '429') {
+        return sendChatError(res, rec, 429, 'requests', 'Rate limit reached (scripted fault).', null, {
+          'retry-after': String(fault.retryAfterSeconds ?? 1),
+        });
+      } else {
+        return sendChatError(res, rec, 500, 'server_error', `scripted ${fault.kind} fault on embeddings`);
+      }
+    }
+    const tokens = inputs.reduce((n, t) => n + estimateTokens(t), 0);
+    send(res, rec, 200, {
+      object: 'list',
+      model,
+      data: inputs.map((t, index) => ({ object: 'embedding', index, embedding: hashedEmbedding(t) })),
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
+  }
+
   /** `POST /v1/messages/count_tokens`: the same estimate the answers' usage uses. */
   async function handleCountTokens(
     req: http.IncomingMessage,
@@ -790,15 +857,17 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
           ? handleCountTokens(req, res, rec)
           : req.method === 'POST' && path.endsWith('/chat/completions')
             ? handleChat(req, res, rec, gone.signal)
-            : Promise.resolve(
-                sendError(
-                  res,
-                  rec,
-                  404,
-                  'not_found_error',
-                  `${req.method ?? 'GET'} ${path}: not found (only POST /v1/messages, /v1/messages/count_tokens and …/chat/completions are scripted)`,
-                ),
-              );
+            : req.method === 'POST' && path.endsWith('/embeddings')
+              ? handleEmbeddings(req, res, rec, gone.signal)
+              : Promise.resolve(
+                  sendError(
+                    res,
+                    rec,
+                    404,
+                    'not_found_error',
+                    `${req.method ?? 'GET'} ${path}: not found (only POST /v1/messages, /v1/messages/count_tokens, …/chat/completions and …/embeddings are scripted)`,
+                  ),
+                );
     handled.catch((err: unknown) => {
       if (!res.headersSent) sendError(res, rec, 500, 'api_error', `scripted server bug: ${String(err)}`);
       else res.destroy();

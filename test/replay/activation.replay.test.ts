@@ -46,6 +46,8 @@ describe('activationWorkflow replay', () => {
     expect(patchIds('activation-hub-mcp-post.json')).toEqual(['lean-history', 'hub-mcp-post-native']);
     expect(patchIds('activation-temporal-cancel.json')).toEqual(['lean-history', 'temporal-cancel-canceled']);
     expect(patchIds('activation-exploration-inbox.json')).toEqual(['lean-history', 'exploration-inbox']);
+    // Agent memory: the memory tools and the remembering step (agent-memory).
+    expect(patchIds('activation-memory.json')).toEqual(['lean-history', 'agent-memory']);
     for (const f of before) expect(patchIds(f), f).toEqual([]);
   });
 
