@@ -425,7 +425,15 @@ describe('agent memory', () => {
     const first = stack.model.requests().find((r) => JSON.stringify(r.body).includes(`Your id is ${id}`));
     const tools = (first!.body as { tools: { name: string }[] }).tools.map((t) => t.name);
     expect(tools.some((t) => t.startsWith('memory_'))).toBe(false);
-    expect(await stack.redis.keys(`${stack.keys.memory(id, 'items').replace(/items$/, '')}*`)).toEqual([]);
+    const touched: string[] = [];
+    const pattern = `${stack.keys.memory(id, 'items').replace(/items$/, '')}*`;
+    let cursor = '0';
+    do {
+      const [next, found] = await stack.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+      touched.push(...found);
+      cursor = next;
+    } while (cursor !== '0');
+    expect(touched).toEqual([]);
     const history = await stack.client.workflow.getHandle(activationWorkflowId(id)).fetchHistory();
     expect(decodeAll(history).join('\n')).not.toContain('agent-memory');
   }, 30_000);
