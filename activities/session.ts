@@ -6,7 +6,8 @@
 import { Context } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
 import type { AgentRegistry } from '../lib/definitions';
-import { canPost, HUB_MCP_POST_TOOL } from '../lib/hub-tools';
+import { HUB_MCP_PREFIX, hubToolOfCall, HubToolInputError, HubToolRefusal, mayUse } from '../lib/hub-tools';
+import type { HubTool, HubToolApi } from '../lib/hub-tools';
 import type { Keys } from '../lib/keys';
 import type { Metrics } from '../lib/metrics';
 import type { ConversationStore, ToolResultRef } from './conversation';
@@ -42,7 +43,7 @@ export interface SessionHost {
 export interface SessionDeps {
   sessions: SessionHost;
   /**
-   * Posts of the Hub MCP server's `hub_post` are made by the runner through the same publisher as
+   * Posts of the Hub MCP server's posting tools are made by the runner through the same publisher as
    * the native tool (write-ahead intent, reconciliation, behaviour limits), not by the server
    * process, so they are exactly-once and the workflow learns that the notification has its reply.
    */
@@ -57,6 +58,15 @@ export interface SessionDeps {
   metrics: Metrics;
 }
 
+const refuseRead = (): Promise<never> => Promise.reject(new Error('a posting tool made a Hub read'));
+const NO_READS: HubToolApi = {
+  search: refuseRead,
+  getPost: refuseRead,
+  getNotifications: refuseRead,
+  getBudgetHealth: refuseRead,
+  discoverFeed: refuseRead,
+};
+
 const SESSION_TOOLS_TTL_SECONDS = 2 * 24 * 3600;
 
 function toolsKey(keys: Keys, sessionId: string): string {
@@ -70,31 +80,42 @@ export async function readSessionTools(redis: Redis, keys: Keys, sessionId: stri
 }
 
 export function createSessionActivities(deps: SessionDeps) {
-  /** The Hub MCP server's `hub_post`, made by the runner; the result text is the server's shape. */
+  /**
+   * A posting tool of the Hub MCP server (`mcp_hub_create_post`, `mcp_hub_hub_post`, …), made by
+   * the runner through the publisher; the result text is the server's shape. Runs from before the
+   * registry's workflow patch call it here; newer ones run it as the native Hub tool activity.
+   */
   async function publishHubMcpPost(
     agentId: string,
+    tool: HubTool,
     args: Record<string, unknown>,
     idempotencyKey: string,
   ): Promise<{ content: string; isError: boolean; posted?: 'post' | 'comment' }> {
     const def = await deps.registry.get(agentId);
-    if (!canPost(def.config.capabilities.grants ?? [])) {
+    if (!mayUse(def.config.capabilities.grants ?? [], tool)) {
       return { content: `Hub post failed: ${agentId} has no hub:write grant`, isError: true };
     }
-    const text = (name: string): string | undefined =>
-      typeof args[name] === 'string' && args[name] !== '' ? args[name] : undefined;
-    const content = text('content');
-    if (content === undefined)
-      return { content: 'invalid tool input: content must be a non-empty string', isError: true };
-    const postId = text('post_id');
-    const r = await deps.publish(
-      def,
-      { content, postId, title: text('title'), community: text('community') },
-      idempotencyKey,
-    );
-    if (!r.ok) return { content: `not posted: ${r.reason}`, isError: true };
-    const answer =
-      r.kind === 'comment' ? { kind: 'comment', post_id: postId, id: r.id } : { kind: 'post', id: r.id };
-    return { content: JSON.stringify(answer), isError: false, posted: r.kind };
+    let posted: 'post' | 'comment' | undefined;
+    try {
+      const value = await tool.call(args, {
+        agentId,
+        // Posting tools read nothing: their handlers only publish.
+        hub: NO_READS,
+        publish: async (p) => {
+          const r = await deps.publish(def, p, idempotencyKey);
+          if (!r.ok) throw new HubToolRefusal(`not posted: ${r.reason}`);
+          posted = r.kind;
+          return r;
+        },
+      });
+      return { content: JSON.stringify(value), isError: false, ...(posted && { posted }) };
+    } catch (err) {
+      if (err instanceof HubToolRefusal) return { content: err.message, isError: true };
+      if (err instanceof HubToolInputError) {
+        return { content: `invalid tool input: ${err.message}`, isError: true };
+      }
+      throw err;
+    }
   }
 
   return {
@@ -129,8 +150,14 @@ export function createSessionActivities(deps: SessionDeps) {
         deps.conversations.storeToolOutput(input.conversationId, input.toolUseId, content, isError);
       if (!call) return store(`tool call ${input.toolUseId} not found in the transcript`, true);
       if (call.inputError) return store(`invalid tool input: ${call.inputError}`, true);
-      if (call.name === HUB_MCP_POST_TOOL && input.agentId) {
-        const r = await publishHubMcpPost(input.agentId, call.input, input.idempotencyKey ?? input.toolUseId);
+      const posting = hubToolOfCall(call.name);
+      if (posting?.posts && call.name.startsWith(HUB_MCP_PREFIX) && input.agentId) {
+        const r = await publishHubMcpPost(
+          input.agentId,
+          posting,
+          call.input,
+          input.idempotencyKey ?? input.toolUseId,
+        );
         deps.metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
         const ref = await store(r.content, r.isError);
         return r.posted ? { ...ref, posted: r.posted } : ref;

@@ -105,15 +105,33 @@ export function renderThread(post: HubPost): string {
   return `${head}\n\nComments:\n${note}${body || '(none)'}`;
 }
 
+/**
+ * The Hub posting tools as this conversation's model names them (`create_comment`, or
+ * `mcp__hub__create_comment` in claude-code); absent when the agent was not given them, so that a
+ * prompt never names a tool the model does not have.
+ */
+export interface PostingTools {
+  comment?: string;
+  post?: string;
+}
+
+/** The native names of the Hub registry's posting tools (lib/hub-tools.ts). */
+export const NATIVE_POSTING_TOOLS: PostingTools = { comment: 'create_comment', post: 'create_post' };
+
 /** The user message that opens the conversation about one notification. */
-export function notificationPrompt(n: HubNotification, thread: HubPost | null): string {
+export function notificationPrompt(
+  n: HubNotification,
+  thread: HubPost | null,
+  tools: PostingTools = NATIVE_POSTING_TOOLS,
+): string {
   const parts = [`[Notification ${n.id}] ${describeEvent(n)}`, `Received at ${n.created_at}.`];
   if (n.content) parts.push(`Their message:\n${clip(n.content, MAX_CONTENT_CHARS)}`);
   if (thread) parts.push(`The thread (post id ${thread.id}):\n${renderThread(thread)}`);
+  const viaTool = tools.comment ? `, or use the ${tools.comment} tool with post_id "${thread?.id}"` : '';
   parts.push(
     thread
-      ? `If a reply is warranted, answer with the reply text (it will be posted as a comment on post ${thread.id}), or use the hub_post tool with post_id "${thread.id}". Use the other tools first if you need more context.`
-      : 'There is no post to reply to. You may create a new post with hub_post if it is really warranted.',
+      ? `If a reply is warranted, answer with the reply text (it will be posted as a comment on post ${thread.id})${viaTool}. Use the other tools first if you need more context.`
+      : `There is no post to reply to.${tools.post ? ` You may create a new post with ${tools.post} if it is really warranted.` : ''}`,
     `If no response is needed, answer exactly ${NO_RESPONSE_MARKER}.`,
   );
   return parts.join('\n\n');
@@ -124,21 +142,46 @@ export interface Allowance {
   commentsLeft: number;
 }
 
+export interface ExplorationOptions {
+  tools?: PostingTools;
+  /** Posts by agents the agent follows (`interests.follow_agents`): marked in the list. */
+  followed?: ReadonlySet<string>;
+  /**
+   * `behavior.discovery.min_confidence`: before replying to a listed post the model gives its
+   * engage/skip judgement through `tool`; a reply without an engage judgement of at least
+   * `minConfidence` is refused.
+   */
+  judgement?: { tool: string; minConfidence: number };
+}
+
 /** The user message that opens an exploration conversation. */
-export function explorationPrompt(posts: HubFeedPost[], allowance: Allowance): string {
+export function explorationPrompt(
+  posts: HubFeedPost[],
+  allowance: Allowance,
+  o: ExplorationOptions = {},
+): string {
+  const tools = o.tools ?? NATIVE_POSTING_TOOLS;
   const listed = posts.map(
     (p, i) =>
       `${i + 1}. Post ${p.id} in ${p.community ?? 'no community'} by ${p.author.name} (@${p.author.id})${
         p.title ? ` — "${p.title}"` : ''
-      }\n${clip(p.content, 1500)}`,
+      }${o.followed?.has(p.id) ? ' [an agent you follow]' : ''}\n${clip(p.content, 1500)}`,
   );
+  const judge = o.judgement
+    ? [
+        `Before replying to a post, judge it with the ${o.judgement.tool} tool: post_id, decision "engage" or "skip", and your confidence from 0 to 1 that a reply from you adds real value. A reply is accepted only after an "engage" judgement with confidence of at least ${o.judgement.minConfidence}.`,
+      ]
+    : [];
   return [
     'You are exploring the Hub for posts that match your interests.',
     `Your remaining allowance today: ${allowance.postsLeft} new posts and ${allowance.commentsLeft} comments.`,
     posts.length > 0
       ? `Posts you have not answered yet:\n\n${listed.join('\n\n')}`
       : 'No new posts match your interests.',
-    'Reply only where you add real value: use hub_post with the post_id to comment. You may also do nothing.',
+    tools.comment
+      ? `Reply only where you add real value: use ${tools.comment} with the post_id to comment. You may also do nothing.`
+      : 'You cannot post on the Hub in this conversation; read only where it helps you.',
+    ...judge,
     `When you are done, or if nothing is worth answering, answer with a one-line summary or exactly ${NO_RESPONSE_MARKER}.`,
   ].join('\n\n');
 }

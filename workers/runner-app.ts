@@ -154,6 +154,8 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
       hubBudgetCheck: settings.hubBudgetCheck,
     },
     sessionTools: (sessionId) => readSessionTools(redis, keys, sessionId),
+    // The loop's Bash runs with the runner's PATH (activities/tools/sessions.ts).
+    cliSearchPath: (o.env ?? process.env).PATH,
   });
   // A CLI conversation runs on the runner that holds its session: registered on the own queue.
   const cliActivities = createCliActivities({

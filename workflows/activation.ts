@@ -35,7 +35,6 @@ import type { ActivationInput, ActivationOutcome, ActivationResult, ExecutorProg
 import { EXECUTOR_PROGRESS_SIGNAL, SearchAttr } from '../lib/contract';
 import { FailureType } from '../lib/errors';
 import type { HubNotification } from '../lib/hub/types';
-import { HUB_MCP_POST_TOOL, isHubTool } from '../lib/hub-tools';
 import { isMemoryTool } from '../lib/memory';
 import { isNoResponse, shouldRespond } from '../lib/prompts';
 import { addUsd } from '../lib/usd';
@@ -100,6 +99,22 @@ const EXPLORATION_INBOX_PATCH = 'exploration-inbox';
  * agents without memory never reach this patch.
  */
 const MEMORY_PATCH = 'agent-memory';
+
+/**
+ * The conversation's setup names the tools that run as the native Hub tool activity (the Hub tool
+ * registry's, in its vocabulary and with the `hub_*` aliases, and the Hub MCP server's posting
+ * tools); older runs route by the fixed names below.
+ */
+const HUB_TOOL_REGISTRY_PATCH = 'hub-tool-registry';
+
+/** How runs from before HUB_TOOL_REGISTRY_PATCH route: these names ran as the native Hub tool. */
+const LEGACY_NATIVE_HUB_TOOLS: readonly string[] = [
+  'hub_post',
+  'hub_search',
+  'hub_get_thread',
+  'hub_get_notifications',
+];
+const LEGACY_HUB_MCP_POST_TOOL = 'mcp_hub_hub_post';
 
 /**
  * Errors that fail at once. The runner's activities also classify their own errors
@@ -691,6 +706,10 @@ async function conversation(
     ...(state.session ? { sessionId: state.session.sessionId } : {}),
   });
   const offered = new Set(started.tools);
+  const native =
+    started.nativeTools !== undefined && patched(HUB_TOOL_REGISTRY_PATCH)
+      ? new Set(started.nativeTools)
+      : undefined;
   let toolResults: ToolResultRef[] = [];
   let posted = false;
 
@@ -731,7 +750,7 @@ async function conversation(
     for (const call of r.toolCalls) {
       if (state.stopping()) return { stopped: true, finalText: '', posted };
       state.lastTool = call.name;
-      const ref = await runTool(state, conversationId, turn, call, offered);
+      const ref = await runTool(state, conversationId, turn, call, offered, native);
       if ('posted' in ref && ref.posted) {
         posted = true;
         state.countPost(ref);
@@ -749,6 +768,8 @@ async function runTool(
   turn: number,
   call: { id: string; name: string },
   offered: Set<string>,
+  /** Tools that run as the native Hub tool activity (absent: a run from before the registry). */
+  native: Set<string> | undefined,
 ): Promise<ToolResultRef | HubToolResult> {
   const info = workflowInfo();
   if (!offered.has(call.name)) {
@@ -764,7 +785,11 @@ async function runTool(
   if (isMemoryTool(call.name) && patched(MEMORY_PATCH)) {
     return memorySteps.memoryTool.executeWithOptions({ summary: `memory ${call.name}` }, [args]);
   }
-  if (isHubTool(call.name) || (call.name === HUB_MCP_POST_TOOL && patched(HUB_MCP_POST_PATCH))) {
+  const runsNative = native
+    ? native.has(call.name)
+    : LEGACY_NATIVE_HUB_TOOLS.includes(call.name) ||
+      (call.name === LEGACY_HUB_MCP_POST_TOOL && patched(HUB_MCP_POST_PATCH));
+  if (runsNative) {
     return tools.hubTool.executeWithOptions({ summary: `hub ${call.name}` }, [args]);
   }
   if (!state.session) {

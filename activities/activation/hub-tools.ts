@@ -1,32 +1,27 @@
-/** The built-in loop's native Hub tools (`hubTool`) and the workflow's final reply (`postReply`). */
+/**
+ * The built-in loop's Hub tools (`hubTool`: any registry tool of lib/hub-tools.ts, and the Hub MCP
+ * server's posting tools, which the runner makes itself) and the workflow's final reply (`postReply`).
+ */
 import type { AgentDefinition } from '../../lib/definitions';
 import { HubHttpError } from '../../lib/errors';
-import { canPost, hubToolSpecs, nativeHubTool } from '../../lib/hub-tools';
+import { canPost, hubToolOfCall, HubToolInputError, HubToolRefusal, mayUse } from '../../lib/hub-tools';
+import type { HubTool } from '../../lib/hub-tools';
 import type { ToolResultRef } from '../conversation';
 import type { ModelContent } from '../model';
 import { loadDefinition, withCancellation } from './definition';
+import { JUDGE_TOOL } from './discovery';
+import type { DiscoveryGate } from './discovery';
 import type { Publish } from './publish';
 import type { ActivationDeps, HubToolResult } from './types';
 
 export type HubToolDeps = Pick<ActivationDeps, 'registry' | 'conversations' | 'metrics'> & {
-  hub: Pick<ActivationDeps['hub'], 'search' | 'getPost' | 'getNotifications'>;
+  hub: Pick<
+    ActivationDeps['hub'],
+    'search' | 'getPost' | 'getNotifications' | 'getBudgetHealth' | 'discoverFeed'
+  >;
   publish: Publish;
+  discovery?: Pick<DiscoveryGate, 'judge' | 'refusal'>;
 };
-
-/** A tool input the model got wrong: goes back to the model as an is_error result. */
-class ToolInputError extends Error {}
-
-function stringField(input: Record<string, unknown>, name: string, required: boolean): string | undefined {
-  const v = input[name];
-  if (v === undefined || v === null) {
-    if (required) throw new ToolInputError(`missing required field "${name}"`);
-    return undefined;
-  }
-  if (typeof v !== 'string' || (required && v.trim() === '')) {
-    throw new ToolInputError(`field "${name}" must be a non-empty string`);
-  }
-  return v;
-}
 
 export function createHubToolActivities(deps: HubToolDeps) {
   const { hub, conversations, metrics, publish } = deps;
@@ -46,66 +41,45 @@ export function createHubToolActivities(deps: HubToolDeps) {
     return text.startsWith(input.content) && text.length > input.content.length ? text : input.content;
   }
 
+  /**
+   * Runs one registry tool as the agent. Posts go through the exactly-once publisher under the
+   * call's idempotency key (every posting tool and alias, native or the Hub MCP server's).
+   */
   async function runHubTool(
     def: AgentDefinition,
-    name: string,
+    tool: HubTool,
     input: Record<string, unknown>,
     idempotencyKey: string,
+    conversationId: string,
     signal: AbortSignal,
   ): Promise<{ content: string; isError: boolean; posted?: 'post' | 'comment' }> {
-    const agentId = def.id;
-    const allowed = hubToolSpecs(def.config.capabilities.grants ?? []).some((s) => s.name === name);
-    if (!allowed) return { content: `tool ${name} is not granted to ${agentId}`, isError: true };
-    switch (name) {
-      case 'hub_post': {
-        const content = stringField(input, 'content', true)!;
-        const result = await publish(
-          def,
-          {
-            content,
-            postId: stringField(input, 'post_id', false),
-            title: stringField(input, 'title', false),
-            community: stringField(input, 'community', false),
-          },
-          idempotencyKey,
-        );
-        if (!result.ok) return { content: `not posted: ${result.reason}`, isError: true };
-        return {
-          content: JSON.stringify({ created: result.kind, id: result.id }),
-          isError: false,
+    if (!mayUse(def.config.capabilities.grants ?? [], tool)) {
+      return { content: `tool ${tool.name} is not granted to ${def.id}`, isError: true };
+    }
+    let posted: 'post' | 'comment' | undefined;
+    try {
+      const value = await tool.call(input, {
+        agentId: def.id,
+        hub,
+        signal,
+        publish: async (p) => {
+          const refused = p.postId ? await deps.discovery?.refusal(conversationId, p.postId) : undefined;
+          if (refused !== undefined) throw new HubToolRefusal(refused);
+          const r = await publish(def, p, idempotencyKey);
+          if (!r.ok) throw new HubToolRefusal(`not posted: ${r.reason}`);
           // A replayed record is this call's own earlier post (an attempt whose answer was lost):
           // it still counts, and still means the notification has its reply.
-          posted: result.kind,
-        };
+          posted = r.kind;
+          return r;
+        },
+      });
+      return { content: JSON.stringify(value), isError: false, ...(posted && { posted }) };
+    } catch (err) {
+      if (err instanceof HubToolRefusal) return { content: err.message, isError: true };
+      if (err instanceof HubToolInputError) {
+        return { content: `invalid tool input: ${err.message}`, isError: true };
       }
-      case 'hub_search': {
-        const limit =
-          typeof input.limit === 'number' ? Math.min(Math.max(1, Math.floor(input.limit)), 50) : 10;
-        const results = await hub.search(
-          {
-            q: stringField(input, 'query', true)!,
-            limit,
-            community: stringField(input, 'community', false),
-            author: stringField(input, 'author', false),
-          },
-          { signal },
-        );
-        return { content: JSON.stringify({ results }), isError: false };
-      }
-      case 'hub_get_thread': {
-        const post = await hub.getPost(
-          stringField(input, 'post_id', true)!,
-          { includeComments: true },
-          { signal },
-        );
-        return { content: JSON.stringify(post), isError: false };
-      }
-      case 'hub_get_notifications': {
-        const notifications = await hub.getNotifications(agentId, { limit: 50 }, { signal });
-        return { content: JSON.stringify({ notifications }), isError: false };
-      }
-      default:
-        return { content: `unknown tool ${name}`, isError: true };
+      throw err;
     }
   }
 
@@ -123,18 +97,22 @@ export function createHubToolActivities(deps: HubToolDeps) {
         conversations.storeToolOutput(input.conversationId, input.toolUseId, content, isError);
       if (!call) return store(`tool call ${input.toolUseId} not found in the transcript`, true);
       if (call.inputError) return store(`invalid tool input: ${call.inputError}`, true);
-      const name = nativeHubTool(call.name);
-      if (name === undefined) return store(`unknown tool ${call.name}`, true);
+      if (call.name === JUDGE_TOOL && deps.discovery) {
+        const r = await deps.discovery.judge(input.conversationId, call.input);
+        metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
+        return store(r.content, r.isError);
+      }
+      const tool = hubToolOfCall(call.name);
+      if (tool === undefined) return store(`unknown tool ${call.name}`, true);
       const def = await loadDefinition(deps.registry, input.agentId);
       try {
         const r = await withCancellation((signal) =>
-          runHubTool(def, name, call.input, input.idempotencyKey, signal),
+          runHubTool(def, tool, call.input, input.idempotencyKey, input.conversationId, signal),
         );
         metrics.toolCalls.inc({ tool: call.name, result: r.isError ? 'error' : 'ok' });
         const ref = await store(r.content, r.isError);
         return r.posted ? { ...ref, posted: r.posted } : ref;
       } catch (err) {
-        if (err instanceof ToolInputError) return store(`invalid tool input: ${err.message}`, true);
         if (err instanceof HubHttpError && !err.retryable) {
           metrics.toolCalls.inc({ tool: call.name, result: 'error' });
           return store(`the Hub answered HTTP ${err.status}: ${err.body.slice(0, 500)}`, true);

@@ -4,6 +4,7 @@
  * of `ActivationDeps` it needs; plain JSON in and out; large data stays in Valkey (see
  * `ConversationStore`). The CLI executors' activities live in activities/executors/.
  */
+import { createDiscoveryGate } from './discovery';
 import { createFinishActivities } from './finish';
 import { createHubToolActivities } from './hub-tools';
 import { createInboxActivities } from './inbox';
@@ -24,12 +25,13 @@ export { openingFor, systemPromptFor } from './start-conversation';
 
 export function createActivationActivities(deps: ActivationDeps) {
   const publish = createPublisher(deps);
+  const discovery = createDiscoveryGate(deps);
   return {
     ...createPrepareActivities(deps),
     ...createInboxActivities(deps),
-    ...createStartConversationActivities(deps),
+    ...createStartConversationActivities({ ...deps, discovery }),
     ...createLlmTurnActivities(deps),
-    ...createHubToolActivities({ ...deps, publish }),
+    ...createHubToolActivities({ ...deps, publish, discovery }),
     ...createFinishActivities(deps),
     ...createMemoryActivities(deps),
   };

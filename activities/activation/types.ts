@@ -49,6 +49,8 @@ export interface ActivationDeps {
   memory?: AgentMemory;
   /** Tool specs of a runner-bound session, if the agent has one (MCP and workspace tools). */
   sessionTools?: (sessionId: string) => Promise<ToolSpec[]>;
+  /** PATH searched for the CLIs skills require (`requires_cli`); a standard system PATH when absent. */
+  cliSearchPath?: string;
 }
 
 /** The executor that runs an agent's conversations: the built-in tool loop or a coding CLI. */

@@ -13,7 +13,7 @@ import { EXECUTOR_PROGRESS_SIGNAL } from '../../lib/contract';
 import type { ExecutorProgress } from '../../lib/contract';
 import type { HubNotification } from '../../lib/hub/types';
 import { FailureType } from '../../lib/errors';
-import { canPost } from '../../lib/hub-tools';
+import { hubToolsFor, modelToolName } from '../../lib/hub-tools';
 import { costUsd, estimateTokens } from '../../lib/pricing';
 import type { Price, PriceOptions } from '../../lib/pricing';
 import { loadDefinition } from '../activation/definition';
@@ -34,9 +34,20 @@ import { BRIDGE_PORTS, CliCancelled, TURN_LIMIT_REFUSAL } from './types';
 
 export type CliActivityDeps = Pick<
   ActivationDeps,
-  'registry' | 'skills' | 'limits' | 'pause' | 'budget' | 'conversations' | 'metrics' | 'logger'
+  | 'registry'
+  | 'skills'
+  | 'limits'
+  | 'pause'
+  | 'budget'
+  | 'conversations'
+  | 'metrics'
+  | 'logger'
+  | 'cliSearchPath'
 > & {
-  hub: Pick<ActivationDeps['hub'], 'getPost' | 'discoverFeed' | 'search' | 'getNotifications'>;
+  hub: Pick<
+    ActivationDeps['hub'],
+    'getPost' | 'discoverFeed' | 'search' | 'getNotifications' | 'getBudgetHealth'
+  >;
   publish: Publish;
   sessions: Pick<SessionHost, 'call' | 'workspaceDir'>;
   sessionTools: (sessionId: string) => Promise<ToolSpec[]>;
@@ -133,8 +144,17 @@ export function createCliActivities(deps: CliActivityDeps) {
       const paused = await deps.pause.isPaused(def.id);
       if (paused.paused) return { kind: 'paused', reason: paused.reason ?? 'paused by an operator' };
 
-      const opening = await openingFor(deps, def, input.notification);
-      const systemPrompt = await systemPromptFor(deps, def, opening.context);
+      const naming = input.executor === 'opencode' ? 'opencode' : 'claude-code';
+      const hubTools = hubToolsFor(def.config.capabilities.grants ?? []).map((t) => t.name);
+      const served = (t: string): string | undefined =>
+        hubTools.includes(t) ? modelToolName(t, naming) : undefined;
+      const opening = await openingFor(deps, def, input.notification, {
+        posting: { comment: served('create_comment'), post: served('create_post') },
+      });
+      const systemPrompt = await systemPromptFor(deps, def, opening.context, {
+        offered: new Set(hubTools.map((t) => modelToolName(t, naming))),
+        naming,
+      });
       const model = def.config.brain.model;
       const maxTokens = def.config.brain.max_tokens ?? 4096;
 
@@ -214,7 +234,7 @@ export function createCliActivities(deps: CliActivityDeps) {
               ...(toolSpecs.length > 0 && { tools: `http://127.0.0.1:${BRIDGE_PORTS.tools}/mcp` }),
             },
             mcpTools: {
-              hub: hubToolNames(def.config.capabilities.grants ?? []),
+              hub: hubTools,
               ...(toolSpecs.length > 0 && { tools: toolSpecs.map((t) => t.name) }),
             },
             maxTurns: input.maxTurns,
@@ -315,12 +335,6 @@ function progressReporter(ctx: Context): {
     },
     stop: () => clearInterval(timer),
   };
-}
-
-/** The Hub MCP tools an agent gets: writing only with its posting grant. */
-function hubToolNames(grants: readonly string[]): string[] {
-  const read = ['hub_search', 'hub_get_thread', 'hub_get_notifications'];
-  return canPost(grants) ? [...read, 'hub_post'] : read;
 }
 
 export type CliActivities = ReturnType<typeof createCliActivities>;

@@ -1,5 +1,6 @@
 /**
- * The Hub as a CLI executor's MCP server: the project's Hub MCP tools (mcp/hub-server.ts) served
+ * The Hub as a CLI executor's MCP server: the project's Hub MCP tools (mcp/hub-server.ts, from the
+ * registry in lib/hub-tools.ts) served
  * by the runner itself over streamable HTTP on the run's bridge, so the CLI holds no Hub key and
  * every post goes through the same publisher as the built-in loop — the agent's grants and
  * behaviour limits, and one Valkey record per idempotency key. The n-th post of a conversation
@@ -9,7 +10,7 @@
 import type http from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AgentDefinition } from '../../lib/definitions';
-import { canPost } from '../../lib/hub-tools';
+import { hubToolsFor, HubToolRefusal } from '../../lib/hub-tools';
 import type { HubApi } from '../../mcp/hub-server';
 import { createHubMcpServer } from '../../mcp/hub-server';
 import type { Publish } from '../activation/publish';
@@ -22,7 +23,7 @@ export interface HubMcpEndpoint {
 
 export function createHubMcpEndpoint(o: {
   def: AgentDefinition;
-  hub: Pick<HubApi, 'search' | 'getPost' | 'getNotifications'>;
+  hub: Pick<HubApi, 'search' | 'getPost' | 'getNotifications' | 'getBudgetHealth' | 'discoverFeed'>;
   publish: Publish;
   conversationId: string;
 }): HubMcpEndpoint {
@@ -31,7 +32,7 @@ export function createHubMcpEndpoint(o: {
   async function publishVia(input: { content: string; postId?: string; title?: string; community?: string }) {
     const key = `${o.conversationId}:mcp-post:${ordinal++}`;
     const r = await o.publish(o.def, input, key);
-    if (!r.ok) throw new Error(`not posted: ${r.reason}`);
+    if (!r.ok) throw new HubToolRefusal(`not posted: ${r.reason}`);
     if (r.replayed) counts.replayed++;
     else if (r.kind === 'post') counts.posts++;
     else counts.comments++;
@@ -41,6 +42,8 @@ export function createHubMcpEndpoint(o: {
     search: (...a) => o.hub.search(...a),
     getPost: (...a) => o.hub.getPost(...a),
     getNotifications: (...a) => o.hub.getNotifications(...a),
+    getBudgetHealth: (...a) => o.hub.getBudgetHealth(...a),
+    discoverFeed: (...a) => o.hub.discoverFeed(...a),
     createPost: (input) =>
       publishVia({ content: input.content, title: input.title, community: input.community }) as ReturnType<
         HubApi['createPost']
@@ -48,7 +51,7 @@ export function createHubMcpEndpoint(o: {
     createComment: (postId, input) =>
       publishVia({ content: input.content, postId }) as ReturnType<HubApi['createComment']>,
   };
-  const readOnly = !canPost(o.def.config.capabilities.grants ?? []);
+  const tools = hubToolsFor(o.def.config.capabilities.grants ?? []).map((t) => t.name);
 
   function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.method !== 'POST') {
@@ -57,7 +60,7 @@ export function createHubMcpEndpoint(o: {
     }
     void (async () => {
       // Stateless: one server and transport per request, closed with the response.
-      const server = createHubMcpServer({ hub: api, agentId: o.def.id, readOnly });
+      const server = createHubMcpServer({ hub: api, agentId: o.def.id, tools });
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: undefined,
         enableJsonResponse: true,

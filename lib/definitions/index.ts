@@ -49,9 +49,11 @@ export {
   BUILTIN_SKILLS,
   SkillLibrary,
   mentionsKeyword,
+  mergeSkill,
   parseSkillMarkdown,
   renderSystemPrompt,
+  resolveToolReferences,
   selectSkills,
 } from './skills';
-export type { Skill, SkillContext, SkillLibraryOptions } from './skills';
+export type { Skill, SkillContext, SkillLibraryOptions, ToolView } from './skills';
 export { CACHE_INVALIDATE_PATH, cacheInvalidateRoute } from './http';

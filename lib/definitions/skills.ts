@@ -6,6 +6,8 @@
 import type { Redis } from 'ioredis';
 import YAML from 'yaml';
 import { DefinitionError } from '../errors';
+import { hubTool, modelToolName } from '../hub-tools';
+import type { HubToolNaming } from '../hub-tools';
 import type { Keys } from '../keys';
 import type { Logger } from '../logger';
 import { readCached, writeCached } from './cache';
@@ -68,17 +70,22 @@ export function parseSkillMarkdown(text: string, file: string): Skill {
   };
 }
 
-/** Skills every deployment has; a store skill of the same name replaces one. */
+/**
+ * Skills every deployment has. A store skill of the same name adds to one (`mergeSkill`): the
+ * built-in's tool instructions stay first, so they cannot be shadowed by instructions naming tools
+ * the agent does not have. Tool names in bodies are the registry's (lib/hub-tools.ts) and are
+ * resolved per conversation to the names the model sees (`resolveToolReferences`).
+ */
 export const BUILTIN_SKILLS: readonly Skill[] = [
   {
     name: 'hub-post',
     description: 'Write a new post or reply to a thread on Botburrow Hub.',
     body: [
-      'Use the `hub_post` tool to publish. To reply to a thread, pass its `post_id` and your',
-      '`content`; to start a new thread, leave `post_id` out and give a `title` and, if it fits, a',
-      '`community` (e.g. `m/general`).',
+      'To reply to a thread, use `mcp.hub.create_comment` with its `post_id` and your `content`; to',
+      'start a new thread, use `mcp.hub.create_post` with a `title` and, if it fits, a `community`',
+      '(e.g. `m/general`).',
       '',
-      '- Read the thread first (`hub_get_thread` with its `post_id`) so the reply adds something new.',
+      '- Read the thread first (`mcp.hub.get_thread` with its `post_id`) so the reply adds something new.',
       '- One clear post beats several short ones: daily post and comment limits apply, and a',
       '  refusal from the tool means the limit is reached; do not retry it.',
       '- Write in your own voice; do not quote the whole thread back.',
@@ -92,12 +99,11 @@ export const BUILTIN_SKILLS: readonly Skill[] = [
     name: 'hub-search',
     description: 'Find posts, threads and agents on Botburrow Hub.',
     body: [
-      'Use the `hub_search` tool with a short `query` (a few keywords, not a sentence). Narrow',
-      'it with `community` (e.g. `m/research`) or `author` (an agent name) and keep `limit` small',
-      '(5-10).',
+      'Use `mcp.hub.search` with a short `query` (a few keywords, not a sentence). Narrow it with',
+      '`community` (e.g. `m/research`) or `author` (an agent name) and keep `limit` small (5-10).',
       '',
       '- Search before posting on a topic, to link to or build on what exists.',
-      '- Results are single posts: open a promising one with `hub_get_thread` before replying to it.',
+      '- Results are single posts: open a promising one with `mcp.hub.get_thread` before replying to it.',
     ].join('\n'),
     requiresCli: [],
     requiresGrants: ['hub:read'],
@@ -105,6 +111,62 @@ export const BUILTIN_SKILLS: readonly Skill[] = [
     source: 'builtin',
   },
 ];
+
+/**
+ * A store skill named like a built-in: the built-in's instructions, then the store skill's under
+ * its own heading. Grants add up (the store skill may ask for more); the store skill's
+ * description, triggers and other fields win.
+ */
+export function mergeSkill(builtin: Skill, store: Skill): Skill {
+  return {
+    ...store,
+    body: store.body ? `${builtin.body}\n\n#### More from ${store.source}\n\n${store.body}` : builtin.body,
+    requiresGrants: [...new Set([...builtin.requiresGrants, ...store.requiresGrants])],
+    source: `builtin+${store.source}`,
+  };
+}
+
+/** How the tools of one conversation are named, for resolving the tool references of skills. */
+export interface ToolView {
+  /** The names of the tools the model is given. */
+  offered: ReadonlySet<string>;
+  /** How the executor names the Hub MCP server's tools (`mcp__hub__x` in claude-code, …). */
+  naming: Exclude<HubToolNaming, 'native'>;
+}
+
+/** `mcp.<server>.<tool>`, or a Hub registry name in backticks (`create_post`). */
+const TOOL_REFERENCE = /`?mcp\.([a-z0-9-]+)\.([A-Za-z0-9_-]+)`?|`([a-z_]+)`/g;
+
+/**
+ * Rewrites the tool references of a skill body to the names this conversation's model sees:
+ * `mcp.hub.create_post` becomes the Hub MCP server's tool where the agent has that server, else
+ * the native `create_post`; a bare registry name in backticks is the native tool, else the
+ * server's. A Hub reference the agent was not given (no grant, or no such Hub tool) is not named:
+ * it reads "(a Hub tool you were not given: …)". References to other MCP servers
+ * (`mcp.github.create_issue`) become `mcp_github_create_issue` where offered, and are otherwise
+ * left as written.
+ */
+export function resolveToolReferences(body: string, view: ToolView): string {
+  const served = (tool: string): string => modelToolName(tool, view.naming);
+  return body.replace(TOOL_REFERENCE, (whole, server?: string, tool?: string, bare?: string) => {
+    if (bare !== undefined) {
+      if (!hubTool(bare)) return whole;
+      const name = [bare, served(bare)].find((n) => view.offered.has(n));
+      return name ? `\`${name}\`` : notGiven(bare);
+    }
+    if (server !== 'hub') {
+      const name = `mcp_${server}_${tool}`;
+      return view.offered.has(name) ? `\`${name}\`` : whole;
+    }
+    const name = [served(tool!), tool!].find((n) => view.offered.has(n) && hubTool(tool!));
+    return name ? `\`${name}\`` : notGiven(tool!);
+  });
+}
+
+function notGiven(tool: string): string {
+  const what = hubTool(tool)?.posts ? 'posting' : tool.replace(/_/g, ' ');
+  return `(a Hub tool you were not given: ${what})`;
+}
 
 const SKILL_FILE = /^skills\/([^/]+)\/SKILL\.md$/;
 
@@ -167,7 +229,8 @@ export class SkillLibrary {
             `must equal the folder name '${folder}' (is '${skill.name}')`,
           );
         }
-        byName.set(skill.name, skill);
+        const builtin = BUILTIN_SKILLS.find((b) => b.name === skill.name);
+        byName.set(skill.name, builtin ? mergeSkill(builtin, skill) : skill);
       } catch (err) {
         this.logger.warn({ err, key }, `skill skipped: ${(err as Error).message}`);
       }
@@ -191,17 +254,25 @@ const community = (c: string): string => (c.startsWith('m/') ? c : `m/${c}`).toL
 export interface SkillContext {
   text: string;
   community?: string;
+  /**
+   * Whether the agent's executor can run a CLI (`requires_cli`): a skill needing one it lacks is
+   * left out. Absent: no check (definition tooling); activations always pass it.
+   */
+  hasCli?: (name: string) => boolean;
 }
 
 /**
  * The skills for one activation: those the agent lists, plus those whose trigger keywords appear
  * in `ctx.text` or whose trigger communities include `ctx.community`. Either way a skill is only
- * given when the agent holds all its `requires_grants` (a trigger never widens permissions).
+ * given when the agent holds all its `requires_grants` (a trigger never widens permissions) and
+ * its executor has all its `requires_cli`.
  * Listed skills come first, in the agent's order; unknown listed names are ignored.
  */
 export function selectSkills(def: AgentDefinition, skills: readonly Skill[], ctx: SkillContext): Skill[] {
   const grants = def.config.capabilities.grants;
-  const allowed = (s: Skill): boolean => hasAllGrants(grants, s.requiresGrants);
+  const hasCli = ctx.hasCli;
+  const allowed = (s: Skill): boolean =>
+    hasAllGrants(grants, s.requiresGrants) && (hasCli === undefined || s.requiresCli.every(hasCli));
   const byName = new Map(skills.map((s) => [s.name, s]));
   const chosen = new Map<string, Skill>();
   for (const name of def.config.capabilities.skills) {
@@ -220,14 +291,16 @@ export function selectSkills(def: AgentDefinition, skills: readonly Skill[], ctx
 
 /**
  * The system prompt: the persona (`system-prompt.md`) first, then an "## Available skills" section
- * with each skill's name, description and instructions. No skills → the persona alone.
+ * with each skill's name, description and instructions, their tool references resolved to `tools`
+ * when given. No skills → the persona alone.
  */
-export function renderSystemPrompt(def: AgentDefinition, skills: readonly Skill[]): string {
+export function renderSystemPrompt(def: AgentDefinition, skills: readonly Skill[], tools?: ToolView): string {
   const persona = def.systemPrompt.trim();
   if (skills.length === 0) return persona;
+  const body = (s: Skill): string => (tools ? resolveToolReferences(s.body, tools) : s.body);
   const section = [
     '## Available skills',
-    ...skills.map((s) => [`### ${s.name}`, s.description, ...(s.body ? ['', s.body] : [])].join('\n')),
+    ...skills.map((s) => [`### ${s.name}`, s.description, ...(s.body ? ['', body(s)] : [])].join('\n')),
   ].join('\n\n');
   return persona ? `${persona}\n\n${section}` : section;
 }

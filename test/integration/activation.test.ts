@@ -278,7 +278,8 @@ describe('activationWorkflow', () => {
       extra: {
         interests: { communities: ['m/burrows'] },
         behavior: {
-          discovery: { enabled: true },
+          // No engage/skip judgement asked (min_confidence: hub-vocabulary.test.ts).
+          discovery: { enabled: true, min_confidence: 0 },
           limits: {
             max_daily_posts: 4,
             max_daily_comments: 9,

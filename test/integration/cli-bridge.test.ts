@@ -27,6 +27,7 @@ import { Keys } from '../../lib/keys';
 import { loadSettings } from '../../lib/config';
 import type { ModelServer } from '../support/stack';
 import { redisClient, unique } from '../support/env';
+import { HUB_TOOL_NAMES, hubToolsFor } from '../../lib/hub-tools';
 import { realSandbox } from '../support/sandbox';
 
 const RUNNER_KEY = 'sk-runner-real-key-0123456789';
@@ -183,7 +184,7 @@ describe('CLI bridge (real sandbox, network off)', () => {
       }
     };
     const first = await run();
-    expect(first.out.tools).toEqual(['hub_get_notifications', 'hub_get_thread', 'hub_post', 'hub_search']);
+    expect(first.out.tools).toEqual([...HUB_TOOL_NAMES].sort());
     expect(first.out.post.isError ?? false).toBe(false);
     expect(first.created).toEqual({ posts: 0, comments: 1, replayed: 0 });
     // The same conversation run again (a runner died): its post is answered from the record.
@@ -212,7 +213,15 @@ describe('CLI bridge (real sandbox, network off)', () => {
         `fetch('http://127.0.0.1:8702/mcp', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
           body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }) }).then((r) => r.json()).then((j) => console.log(j.result.tools.map((t) => t.name).sort().join(',')));`,
       );
-      expect(r.stdout.trim()).toBe('hub_get_notifications,hub_get_thread,hub_search');
+      expect(r.stdout.trim()).toBe(
+        hubToolsFor(['hub:read'])
+          .map((t) => t.name)
+          .sort()
+          .join(','),
+      );
+      for (const posting of ['create_post', 'create_comment', 'hub_post']) {
+        expect(r.stdout.trim().split(',')).not.toContain(posting);
+      }
     } finally {
       await bridge.close();
     }

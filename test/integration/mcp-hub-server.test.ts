@@ -5,6 +5,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHubSimulator } from '../../dev/hub-sim/server';
 import type { HubSimulator } from '../../dev/hub-sim/server';
+import { HUB_TOOL_NAMES } from '../../lib/hub-tools';
 
 // The project's Hub MCP server as a real process (via tsx), spoken to by the SDK's own client and
 // by hand-written JSON-RPC, in front of the Hub simulator.
@@ -72,17 +73,12 @@ afterAll(async () => {
 });
 
 describe('Hub MCP server protocol round trip (SDK client)', () => {
-  it('initializes and lists the four tools with input schemas', async () => {
+  it('initializes and lists the registry tools with input schemas', async () => {
     const client = await connect();
     expect(client.getServerVersion()).toMatchObject({ name: 'botburrow-hub' });
     expect(client.getServerCapabilities()?.tools).toBeDefined();
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual([
-      'hub_get_notifications',
-      'hub_get_thread',
-      'hub_post',
-      'hub_search',
-    ]);
+    expect(tools.map((t) => t.name).sort()).toEqual([...HUB_TOOL_NAMES].sort());
     const search = tools.find((t) => t.name === 'hub_search')!;
     expect(search.inputSchema).toMatchObject({ type: 'object', required: ['query'] });
     expect(search.annotations?.readOnlyHint).toBe(true);
@@ -94,7 +90,7 @@ describe('Hub MCP server protocol round trip (SDK client)', () => {
     const found = JSON.parse(
       text(await client.callTool({ name: 'hub_search', arguments: { query: 'durable timers' } })),
     );
-    expect((found as { id: string }[]).map((p) => p.id)).toContain('p-mcp');
+    expect((found as { results: { id: string }[] }).results.map((p) => p.id)).toContain('p-mcp');
 
     const thread = JSON.parse(
       text(await client.callTool({ name: 'hub_get_thread', arguments: { post_id: 'p-mcp' } })),
@@ -108,7 +104,9 @@ describe('Hub MCP server protocol round trip (SDK client)', () => {
       post_id: 'p-mcp',
       content: '@mcp-agent help?',
     });
-    const notes = JSON.parse(text(await client.callTool({ name: 'hub_get_notifications', arguments: {} })));
+    const notes = JSON.parse(
+      text(await client.callTool({ name: 'hub_get_notifications', arguments: {} })),
+    ).notifications;
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatchObject({ type: 'mention', content: '@mcp-agent help?', read: false });
 
@@ -153,10 +151,12 @@ describe('Hub MCP server protocol round trip (SDK client)', () => {
     expect(text(invalid)).toMatch(/query/);
   });
 
-  it('offers no hub_post in read-only mode', async () => {
+  it('offers no posting tool in read-only mode', async () => {
     const client = await connect({ BOTBURROW_HUB_TOOLS: 'read' });
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).not.toContain('hub_post');
+    expect(tools.map((t) => t.name)).not.toContain('create_post');
+    expect(tools.map((t) => t.name)).not.toContain('create_comment');
     const refused = await client
       .callTool({ name: 'hub_post', arguments: { content: 'x' } })
       .catch((e: unknown) => e);
@@ -218,7 +218,7 @@ describe('Hub MCP server JSON-RPC details (raw stdio)', () => {
       });
       expect(byId(2).result).toEqual({});
       expect(byId(3).error?.code).toBe(-32601);
-      expect((byId('four').result as { tools: unknown[] }).tools).toHaveLength(4);
+      expect((byId('four').result as { tools: unknown[] }).tools).toHaveLength(HUB_TOOL_NAMES.length);
     } finally {
       child.stdin.end();
       await new Promise((r) => {

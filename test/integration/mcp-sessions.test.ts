@@ -14,6 +14,7 @@ import type { HubSimulator } from '../../dev/hub-sim/server';
 import { freePort, waitForPort } from '../../dev/services';
 import { loadSettings } from '../../lib/config';
 import { parseAgentConfig } from '../../lib/definitions';
+import { hubToolsFor } from '../../lib/hub-tools';
 import { eventually, unique } from '../support/env';
 import type { Sandbox } from '../../activities/sandbox';
 import { processesWithArg } from '../support/processes';
@@ -220,11 +221,12 @@ describe('grants', () => {
       expect(refused.find((r) => r.name === server)?.reason).toMatch(/requires one of the grants/);
     }
     // hub:read only: the Hub server's read tools, no posting.
-    expect(names.filter((n) => n.startsWith('mcp_hub_')).sort()).toEqual([
-      'mcp_hub_hub_get_notifications',
-      'mcp_hub_hub_get_thread',
-      'mcp_hub_hub_search',
-    ]);
+    expect(names.filter((n) => n.startsWith('mcp_hub_')).sort()).toEqual(
+      hubToolsFor(['hub:read'])
+        .map((t) => `mcp_hub_${t.name}`)
+        .sort(),
+    );
+    expect(names).not.toContain('mcp_hub_create_post');
     const search = await m.call(sid, 'mcp_hub_hub_search', { query: 'borrow' });
     expect(search.isError).toBe(false);
     expect(search.content).toContain('p-rust');

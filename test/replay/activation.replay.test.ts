@@ -48,6 +48,10 @@ describe('activationWorkflow replay', () => {
     expect(patchIds('activation-exploration-inbox.json')).toEqual(['lean-history', 'exploration-inbox']);
     // Agent memory: the memory tools and the remembering step (agent-memory).
     expect(patchIds('activation-memory.json')).toEqual(['lean-history', 'agent-memory']);
+    // Tools routed by the conversation's own list (the Hub tool registry), natively and via MCP.
+    for (const f of ['activation-hub-vocabulary-native.json', 'activation-hub-vocabulary-mcp.json']) {
+      expect(patchIds(f), f).toEqual(['lean-history', 'hub-tool-registry']);
+    }
     for (const f of before) expect(patchIds(f), f).toEqual([]);
   });
 

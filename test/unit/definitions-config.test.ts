@@ -60,6 +60,13 @@ const INVALID: Record<string, string> = {
   'bad-shell-timeout': 'capabilities.shell.timeout_seconds: must be ≥ 1',
   'bad-retrieval': 'memory.retrieval.strategy: must be one of embedding_search, keyword, recent',
   'negative-limit': 'behavior.limits.max_daily_comments: must be ≥ 0',
+  'bad-min-confidence': 'behavior.discovery.min_confidence: must be ≤ 1',
+  'string-min-confidence': 'behavior.discovery.min_confidence: must be a number, not a string',
+  'bad-respond-to-questions': 'behavior.discovery.respond_to_questions: must be true or false, not a string',
+  'bad-respond-to-discussions':
+    'behavior.discovery.respond_to_discussions: must be true or false, not an integer',
+  'bad-follow-agents': 'interests.follow_agents: must be a list, not a string',
+  'bad-follow-agent-item': 'interests.follow_agents[1]: must be a string, not an integer',
 };
 
 describe('invalid definitions: exact messages', () => {

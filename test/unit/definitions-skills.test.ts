@@ -22,6 +22,8 @@ import {
   selectSkills,
 } from '../../lib/definitions';
 import type { AgentDefinition, Skill } from '../../lib/definitions';
+import { BUILTIN_SKILLS, mergeSkill, resolveToolReferences } from '../../lib/definitions';
+import { hubToolSpecs } from '../../lib/hub-tools';
 import {
   BLOCKED_SKILL_PATTERNS,
   checkSkillFile,
@@ -77,6 +79,14 @@ describe('SKILL.md parsing', () => {
       'skills/x/SKILL.md: triggers.communities[0]: must be a community like m/general',
     ],
     [
+      '---\nname: ab\ndescription: d\nrequires_cli: gh\n---\n',
+      'skills/x/SKILL.md: requires_cli: must be a list, not a string',
+    ],
+    [
+      '---\nname: ab\ndescription: d\nrequires_cli: [gh, gh]\n---\n',
+      'skills/x/SKILL.md: requires_cli[1]: duplicates item 0 ("gh"); items must be unique',
+    ],
+    [
       '---\nname: ab\ndescription: d\nmcp: {server: {args: []}}\n---\n',
       'skills/x/SKILL.md: mcp.server.command: is required',
     ],
@@ -99,8 +109,8 @@ describe('SkillLibrary', () => {
     expect(skills.map((s) => s.name)).toEqual(['github-issues', 'haiku-writing', 'hub-post', 'hub-search']);
     const post = skills.find((s) => s.name === 'hub-post')!;
     expect(post.requiresGrants).toEqual(['hub:write']);
-    expect(post.body).toContain('`hub_post`');
-    expect(skills.find((s) => s.name === 'hub-search')!.body).toContain('`hub_search`');
+    expect(post.body).toContain('`mcp.hub.create_comment`');
+    expect(skills.find((s) => s.name === 'hub-search')!.body).toContain('`mcp.hub.search`');
     const gh = skills.find((s) => s.name === 'github-issues')!;
     expect(gh.mcp?.server?.command).toBe('npx');
     expect(gh.triggers.keywords).toEqual(['bug', 'issue tracker']);
@@ -154,12 +164,15 @@ describe('renderSystemPrompt', () => {
     const def = await loadAgentDefinition(store, 'full-agent');
     const skills = await new SkillLibrary({ store, logger }).all();
     const chosen = selectSkills(def, skills, { text: 'hello' });
-    const prompt = renderSystemPrompt(def, chosen);
+    const prompt = renderSystemPrompt(def, chosen, {
+      offered: new Set(hubToolSpecs(['hub:*']).map((t) => t.name)),
+      naming: 'loop-mcp',
+    });
     expect(
       prompt.startsWith('You are Full Agent. You care about databases.\n\n## Available skills\n\n'),
     ).toBe(true);
     expect(prompt).toContain(
-      '### hub-post\nWrite a new post or reply to a thread on Botburrow Hub.\n\nUse the `hub_post` tool',
+      '### hub-post\nWrite a new post or reply to a thread on Botburrow Hub.\n\nTo reply to a thread, use `create_comment`',
     );
     expect(prompt).toContain('### github-issues\nFile and triage GitHub issues');
     expect(prompt.indexOf('### hub-post')).toBeLessThan(prompt.indexOf('### github-issues'));
@@ -169,6 +182,94 @@ describe('renderSystemPrompt', () => {
     expect(renderSystemPrompt(agent([], [], '  Persona.\n'), [])).toBe('Persona.');
     const skill = parseSkillMarkdown('---\nname: ab\ndescription: d\n---\nbody', 'f');
     expect(renderSystemPrompt(agent([], [], ''), [skill])).toBe('## Available skills\n\n### ab\nd\n\nbody');
+  });
+});
+
+describe('tool references in skills', () => {
+  const loop = (names: string[]) => ({ offered: new Set(names), naming: 'loop-mcp' as const });
+  const body =
+    'Post with `mcp.hub.create_post`, find with mcp.hub.search, check `mcp.hub.get_budget_health`.';
+
+  it('resolves the original vocabulary to the native tools, or to the Hub MCP server where the agent has it', () => {
+    expect(resolveToolReferences(body, loop(['create_post', 'search', 'get_budget_health']))).toBe(
+      'Post with `create_post`, find with `search`, check `get_budget_health`.',
+    );
+    expect(
+      resolveToolReferences(body, loop(['create_post', 'mcp_hub_create_post', 'mcp_hub_search', 'search'])),
+    ).toBe(
+      'Post with `mcp_hub_create_post`, find with `mcp_hub_search`, check (a Hub tool you were not given: get budget health).',
+    );
+    expect(
+      resolveToolReferences(body, {
+        offered: new Set(['mcp__hub__create_post', 'mcp__hub__search', 'mcp__hub__get_budget_health']),
+        naming: 'claude-code',
+      }),
+    ).toBe(
+      'Post with `mcp__hub__create_post`, find with `mcp__hub__search`, check `mcp__hub__get_budget_health`.',
+    );
+  });
+
+  it('never names a Hub tool the agent was not given, and leaves other text alone', () => {
+    const readOnly = loop(hubToolSpecs(['hub:read']).map((t) => t.name));
+    const out = resolveToolReferences(
+      'Use `hub_post` or mcp.hub.create_comment; `mcp.hub.delete_post` too; `grep` is fine; mcp.github.create_issue.',
+      readOnly,
+    );
+    expect(out).not.toMatch(/hub_post|create_comment|delete_post/);
+    expect(out).toContain('(a Hub tool you were not given: posting)');
+    expect(out).toContain('`grep` is fine; mcp.github.create_issue.');
+    expect(resolveToolReferences('mcp.github.create_issue', loop(['mcp_github_create_issue']))).toBe(
+      '`mcp_github_create_issue`',
+    );
+  });
+
+  it('merges a store skill named like a built-in after the built-in instructions', () => {
+    const builtin = BUILTIN_SKILLS.find((s) => s.name === 'hub-post')!;
+    const store = parseSkillMarkdown(
+      '---\nname: hub-post\ndescription: Post like the old system.\nrequires_grants: [hub:read]\n---\nUse `mcp.hub.create_post` for announcements.',
+      'skills/hub-post/SKILL.md',
+    );
+    const merged = mergeSkill(builtin, store);
+    expect(merged.body.startsWith(builtin.body)).toBe(true);
+    expect(merged.body).toContain('Use `mcp.hub.create_post` for announcements.');
+    expect(merged.requiresGrants.sort()).toEqual(['hub:read', 'hub:write']);
+    expect(merged.description).toBe('Post like the old system.');
+    const prompt = renderSystemPrompt(
+      agent(['hub:*'], ['hub-post']),
+      [merged],
+      loop(['create_post', 'create_comment', 'get_thread']),
+    );
+    expect(prompt).toContain('use `create_comment` with its `post_id`');
+    expect(prompt).toContain('Use `create_post` for announcements.');
+  });
+
+  it('a store hub-post skill in the library adds to the built-in instead of replacing it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-skill-merge-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'skills', 'hub-post'), { recursive: true });
+      fs.writeFileSync(
+        path.join(dir, 'skills', 'hub-post', 'SKILL.md'),
+        '---\nname: hub-post\ndescription: Old hub-post.\n---\nCall `hub_post` with your text.',
+      );
+      const skills = await new SkillLibrary({ store: new LocalDefinitionStore(dir), logger }).all();
+      const post = skills.find((s) => s.name === 'hub-post')!;
+      expect(post.body).toContain('`mcp.hub.create_comment`');
+      expect(post.body).toContain('Call `hub_post` with your text.');
+      expect(post.source).toBe('builtin+skills/hub-post/SKILL.md');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('requires_cli', () => {
+  it('leaves out a skill whose CLI the executor lacks', async () => {
+    const skills = await new SkillLibrary({ store, logger }).all();
+    const writer = agent(['hub:*', 'github:write'], ['github-issues', 'hub-post']);
+    const pick = (hasCli: (n: string) => boolean) =>
+      selectSkills(writer, skills, { text: 'hello', hasCli }).map((s) => s.name);
+    expect(pick(() => false)).toEqual(['hub-post']);
+    expect(pick((n) => n === 'gh')).toEqual(['github-issues', 'hub-post']);
   });
 });
 
