@@ -367,8 +367,8 @@ export const SETTINGS = {
   maxConcurrentActivities: setting(
     'BOTBURROW_MAX_CONCURRENT_ACTIVITIES',
     int(1, 10000),
-    200,
-    'activities in flight per worker',
+    1000,
+    'activities in flight per worker (I/O-bound: 1000 model calls at once fit the runner in 512 MiB, bench/runner.ts)',
   ),
   maxConcurrentWorkflowTasks: setting(
     'BOTBURROW_MAX_CONCURRENT_WORKFLOW_TASKS',
