@@ -6,7 +6,7 @@ import type { Settings } from '../lib/config';
 import type { ActivationInput, ActivationResult } from '../lib/contract';
 import type { ValidationReport } from '../lib/definitions/validate';
 import type { BreakerStatus, BudgetStatus, PauseState } from '../lib/guards';
-import type { ActivationStatus } from '../workflows/activation';
+import type { ActivationStatus, StopAnswer } from '../workflows/activation';
 import type { SkillSyncResult } from '../workflows/skill-sync';
 
 /** One run of an activation workflow. */
@@ -42,14 +42,27 @@ export interface ActivationsApi {
   describe(workflowId: string): Promise<ActivationSummary | null>;
   /** The `status` query of a running activation (answered by a runner). */
   liveStatus(ref: ActivationRef): Promise<ActivationStatus>;
-  /** The `cancel` signal (the workflow stops at its next safe point and reports `cancelled`). */
-  cancel(ref: ActivationRef, reason: string | undefined): Promise<void>;
+  /**
+   * The `cancel` Update (the in-flight call is aborted; the run reports `cancelled`): what was
+   * stopped, or why the run refused (already finishing). A run from before the Update existed gets
+   * the `cancel` signal instead.
+   */
+  cancel(ref: ActivationRef, reason: string | undefined): Promise<StopReply>;
+  /** The `pause` Update: the run stops at its next safe point; answers like `cancel`. */
+  pause(ref: ActivationRef, reason: string | undefined): Promise<StopReply>;
   /** Visibility query, newest first, at most `limit` rows. */
   list(query: string, limit: number): Promise<ActivationSummary[]>;
   /** Runs skillSyncWorkflow once on the maintenance queue and waits for its result. */
   skillSync(sources: string[] | undefined): Promise<SkillSyncResult>;
   close(): Promise<void>;
 }
+
+/** The answer of a `cancel` or `pause` Update. */
+export type StopReply =
+  | { kind: 'stopped'; answer: StopAnswer }
+  | { kind: 'refused'; reason: string }
+  /** A run from before the Updates: the `cancel` signal was sent (pause: the Valkey flag acts). */
+  | { kind: 'signalled' };
 
 /** Guard state in Valkey. Failures to reach it throw `CliError` (exit 5). */
 export interface ValkeyApi {

@@ -8,6 +8,7 @@ import {
   Connection,
   ServiceError,
   WorkflowFailedError,
+  WorkflowUpdateFailedError,
   isGrpcServiceError,
 } from '@temporalio/client';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
@@ -25,8 +26,8 @@ import {
 import type { ActivationInput, ActivationResult } from '../lib/contract';
 import { activationPriority } from '../lib/priority';
 import { temporalConnectionOptions } from '../lib/temporal';
-import type { ActivationStatus } from '../workflows/activation';
-import type { ActivationRef, ActivationSummary, ActivationsApi } from './context';
+import type { ActivationStatus, StopAnswer } from '../workflows/activation';
+import type { ActivationRef, ActivationSummary, ActivationsApi, StopReply } from './context';
 import { CliError, ExitCode } from './errors';
 
 export interface TemporalOptions {
@@ -124,7 +125,8 @@ class TemporalActivations implements ActivationsApi {
       if (
         err instanceof CliError ||
         err instanceof WorkflowNotFoundError ||
-        err instanceof WorkflowFailedError
+        err instanceof WorkflowFailedError ||
+        err instanceof WorkflowUpdateFailedError
       ) {
         throw err;
       }
@@ -243,9 +245,44 @@ class TemporalActivations implements ActivationsApi {
     return this.call('status query', () => handle.query<ActivationStatus>('status'));
   }
 
-  async cancel(ref: ActivationRef, reason: string | undefined): Promise<void> {
+  async cancel(ref: ActivationRef, reason: string | undefined): Promise<StopReply> {
+    const reply = await this.stopUpdate(ref, 'cancel', reason);
+    if (reply.kind !== 'signalled') return reply;
     const handle = this.client.workflow.getHandle(ref.workflowId, ref.runId);
     await this.call('cancel signal', () => handle.signal('cancel', reason === undefined ? {} : { reason }));
+    return reply;
+  }
+
+  pause(ref: ActivationRef, reason: string | undefined): Promise<StopReply> {
+    return this.stopUpdate(ref, 'pause', reason);
+  }
+
+  /** Sends the `cancel` or `pause` Update (workflows/activation.ts) and waits for its answer. */
+  private async stopUpdate(
+    ref: ActivationRef,
+    name: 'cancel' | 'pause',
+    reason: string | undefined,
+  ): Promise<StopReply> {
+    const handle = this.client.workflow.getHandle(ref.workflowId, ref.runId);
+    try {
+      const answer = await this.call(`${name} update`, () =>
+        handle.executeUpdate<StopAnswer, [{ reason?: string }]>(name, {
+          args: [reason === undefined ? {} : { reason }],
+        }),
+      );
+      return { kind: 'stopped', answer };
+    } catch (err) {
+      // Sent while the run was in its last (local) step: Temporal delivers it after that step, and
+      // the run has closed by then.
+      if (err instanceof WorkflowNotFoundError && /aborted by closing workflow/.test(err.message)) {
+        return { kind: 'refused', reason: `the activation finished before the ${name} reached it` };
+      }
+      if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+      const why = err.cause?.message ?? err.message;
+      // A run started before the Updates existed has no handler for them.
+      if (/No registered handler for update/.test(why)) return { kind: 'signalled' };
+      return { kind: 'refused', reason: why };
+    }
   }
 
   async list(query: string, limit: number): Promise<ActivationSummary[]> {

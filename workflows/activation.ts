@@ -12,6 +12,7 @@ import {
   TimeoutFailure,
   defineQuery,
   defineSignal,
+  defineUpdate,
   isCancellation,
   log,
   patched,
@@ -64,8 +65,42 @@ export interface ActivationStatus {
   progress: ExecutorProgress | null;
 }
 
+export interface PauseInput {
+  reason?: string;
+}
+
+/** The answer of the `cancel` and `pause` Updates: where the run was when it was asked to stop. */
+export interface StopAnswer {
+  runId: string;
+  /** The phase the stop interrupts (`starting`, `notifications`, `exploring`). */
+  phase: ActivationPhase;
+  /** Model calls made so far. */
+  iteration: number;
+  /** The notification being handled (it stays unread), if any. */
+  currentNotification: string | null;
+  notificationsProcessed: number;
+  /** Whether the run already posted a reply, post or comment (a stop does not undo it). */
+  replyPosted: boolean;
+  postsCreated: number;
+  commentsCreated: number;
+  lastTool: string | null;
+  /** What the run will end with, e.g. `cancelled: operator cancel`. */
+  stopping: string;
+}
+
 export const inboxUpdatedSignal = defineSignal('inboxUpdated');
+/** Fire-and-forget alias of `cancelUpdate`. */
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
+/**
+ * Stops the run now (the in-flight model/tool call or CLI run is aborted) and answers what was
+ * stopped; rejected (by its validator, so nothing is recorded) when the run is already finishing.
+ */
+export const cancelUpdate = defineUpdate<StopAnswer, [CancelInput]>('cancel');
+/**
+ * Stops the run at its next safe point (the step in flight completes), like the Valkey pause flag
+ * does for the agent's runs; answers where the run was. Rejected when the run is already stopping.
+ */
+export const pauseUpdate = defineUpdate<StopAnswer, [PauseInput]>('pause');
 export const statusQuery = defineQuery<ActivationStatus>('status');
 export const executorProgressSignal = defineSignal<[ExecutorProgress]>(EXECUTOR_PROGRESS_SIGNAL);
 
@@ -92,6 +127,9 @@ const TEMPORAL_CANCEL_PATCH = 'temporal-cancel-canceled';
 
 /** An exploration that learns of new notifications (`inboxUpdated`) handles them before it ends. */
 const EXPLORATION_INBOX_PATCH = 'exploration-inbox';
+
+/** Runs from before this change have no `cancel` and `pause` Updates (only the `cancel` signal). */
+const STOP_UPDATES_PATCH = 'cancel-pause-updates';
 
 /**
  * Agent memory: a conversation of an agent with `memory.enabled` is remembered once it ended, and
@@ -319,6 +357,33 @@ class ActivationState {
     if (r.posted === 'comment') this.commentsCreated++;
   }
 
+  /** Why a stop request is refused now, or null when it is accepted. */
+  refuseStop(kind: 'cancel' | 'pause', cancelled: boolean): string | null {
+    if (this.phase === 'finishing' || this.phase === 'done') {
+      return `the activation is already finishing (phase ${this.phase}): nothing left to ${kind}`;
+    }
+    // A cancel after a pause (or a timeout, a budget stop) still aborts the step in flight.
+    if (kind === 'cancel' ? cancelled : this.stop !== null) {
+      return `the activation is already stopping (${this.stop ? `${this.stop.outcome}: ${this.stop.reason}` : 'cancelled'})`;
+    }
+    return null;
+  }
+
+  stopAnswer(): StopAnswer {
+    return {
+      runId: workflowInfo().runId,
+      phase: this.phase,
+      iteration: this.iteration,
+      currentNotification: this.currentNotification,
+      notificationsProcessed: this.notificationsProcessed,
+      replyPosted: this.postsCreated + this.commentsCreated > 0,
+      postsCreated: this.postsCreated,
+      commentsCreated: this.commentsCreated,
+      lastTool: this.lastTool,
+      stopping: this.stop ? `${this.stop.outcome}: ${this.stop.reason}` : '',
+    };
+  }
+
   status(): ActivationStatus {
     return {
       agentId: this.input.agentId,
@@ -366,11 +431,36 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
     state.lastTool = p.lastTool ?? state.lastTool;
   });
   let cancelledBySignal = false;
-  setHandler(cancelSignal, (c: CancelInput) => {
+  const cancel = (reason: string): void => {
     cancelledBySignal = true;
-    state.requestStop('cancelled', c.reason ?? 'cancel signal');
+    state.requestStop('cancelled', reason);
     work.cancel();
-  });
+  };
+  setHandler(cancelSignal, (c: CancelInput) => cancel(c.reason ?? 'cancel signal'));
+  if (patched(STOP_UPDATES_PATCH)) {
+    const refuse = (kind: 'cancel' | 'pause'): void => {
+      const why = state.refuseStop(kind, cancelledBySignal);
+      if (why !== null) throw new Error(why);
+    };
+    setHandler(
+      cancelUpdate,
+      (c: CancelInput) => {
+        // The answer describes the run as it was when the cancel arrived.
+        const before = state.stopAnswer();
+        cancel(c.reason ?? 'cancel update');
+        return { ...before, stopping: state.stopAnswer().stopping };
+      },
+      { validator: (_c: CancelInput) => refuse('cancel') },
+    );
+    setHandler(
+      pauseUpdate,
+      (p: PauseInput) => {
+        state.requestStop('cancelled', `paused: ${p.reason ?? 'pause update'}`);
+        return state.stopAnswer();
+      },
+      { validator: (_p: PauseInput) => refuse('pause') },
+    );
+  }
   const identity = [
     { key: SearchAttr.agentId, value: input.agentId },
     { key: SearchAttr.trigger, value: input.trigger },

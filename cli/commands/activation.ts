@@ -8,7 +8,7 @@ import type {
   ActivationResult,
   ActivationTrigger,
 } from '../../lib/contract';
-import type { ActivationStatus } from '../../workflows/activation';
+import type { ActivationStatus, StopAnswer } from '../../workflows/activation';
 import { agentArg, agentExists, intOption, noSuchAgent, requireAgent, stringOption } from '../command';
 import type { CommandSpec, Parsed } from '../command';
 import type { ActivationRef, ActivationSummary, CommandDeps } from '../context';
@@ -340,7 +340,8 @@ const status: CommandSpec = {
 
 const cancel: CommandSpec = {
   words: ['activation', 'cancel'],
-  summary: 'ask the running activation to stop at its next safe point (the cancel signal, not terminate)',
+  summary:
+    'stop the running activation now (the cancel Update: the call in flight is aborted) and print what was stopped',
   positionals: [{ name: 'agent', required: true }],
   options: {
     reason: { type: 'string', value: 'text', description: 'recorded as the error of the cancelled result' },
@@ -351,7 +352,10 @@ const cancel: CommandSpec = {
       description: 'with --wait: stop waiting after s seconds (default 60)',
     },
   },
-  details: ['Exit code 0 also when nothing was running (the output says so); 3 when the agent never ran.'],
+  details: [
+    'Exit code 0 also when nothing was running (the output says so); 3 when the agent never ran;',
+    '1 when the activation refused the cancel because it is already finishing.',
+  ],
   async run(p, d) {
     const agentId = agentArg(p);
     const reason = stringOption(p, 'reason');
@@ -371,23 +375,46 @@ const cancel: CommandSpec = {
       );
       return ExitCode.ok;
     }
-    await temporal.cancel(a, reason);
-    if (p.options.wait !== true) {
-      d.output.out(
-        d.json
-          ? JSON.stringify({ workflowId: a.workflowId, runId: a.runId, wasRunning: true }, null, 2)
-          : `${a.workflowId} (run ${shortId(a.runId)}) was running: cancel signal sent; it stops at its next safe point`,
+    const reply = await temporal.cancel(a, reason);
+    if (reply.kind === 'refused') {
+      throw new CliError(
+        ExitCode.failed,
+        `${a.workflowId} (run ${shortId(a.runId)}) refused the cancel: ${reply.reason}`,
       );
+    }
+    const base = { workflowId: a.workflowId, runId: a.runId, wasRunning: true };
+    const stopped = reply.kind === 'stopped' ? { stopped: reply.answer } : { signalled: true };
+    const said =
+      reply.kind === 'stopped'
+        ? `${a.workflowId} (run ${shortId(a.runId)}) was running: cancelled\n${formatStopAnswer(reply.answer)}`
+        : `${a.workflowId} (run ${shortId(a.runId)}) was running: cancel signal sent (the run predates the cancel Update); it stops at its next safe point`;
+    if (p.options.wait !== true) {
+      d.output.out(d.json ? JSON.stringify({ ...base, ...stopped }, null, 2) : said);
       return ExitCode.ok;
     }
     const result = await temporal.result(a, timeoutS * 1000);
     d.output.out(
-      d.json
-        ? toJson({ workflowId: a.workflowId, runId: a.runId, wasRunning: true, result })
-        : `${a.workflowId} was running: cancelled\n${formatResult(a, result)}`,
+      d.json ? toJson({ ...base, ...stopped, result }) : `${said}\n\nresult:\n${formatResult(a, result)}`,
     );
     return ExitCode.ok;
   },
 };
+
+/** Human lines for the answer of a `cancel` or `pause` Update. */
+export function formatStopAnswer(s: StopAnswer): string {
+  return keyValues([
+    ['stopped in', `${s.phase}, iteration ${s.iteration}`],
+    ['notification', s.currentNotification ? `${s.currentNotification} (stays unread)` : '-'],
+    ['handled', String(s.notificationsProcessed)],
+    [
+      'reply posted',
+      s.replyPosted
+        ? `yes (${s.postsCreated} post(s), ${s.commentsCreated} comment(s); a stop does not undo them)`
+        : 'no',
+    ],
+    ['last tool', s.lastTool ?? '-'],
+    ['ends as', s.stopping || '-'],
+  ]);
+}
 
 export const activationCommands: readonly CommandSpec[] = [run, list, status, cancel];

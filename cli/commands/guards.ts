@@ -5,12 +5,22 @@
 import type { BreakerStatus, BudgetAmount, BudgetStatus } from '../../lib/guards';
 import { agentArg, requireAgent, stringOption } from '../command';
 import type { CommandSpec } from '../command';
-import { ExitCode } from '../errors';
-import { formatDuration, formatTime, formatUsd, keyValues, table } from '../format';
+import { activationWorkflowId } from '../../lib/contract';
+import type { ActivationRef, CommandDeps, StopReply } from '../context';
+import { CliError, ExitCode } from '../errors';
+import { formatDuration, formatTime, formatUsd, keyValues, shortId, table } from '../format';
+import { formatStopAnswer } from './activation';
+
+/** The agent's running activation, if any. */
+async function runningActivation(d: CommandDeps, agentId: string): Promise<ActivationRef | undefined> {
+  const a = await (await d.temporal()).describe(activationWorkflowId(agentId));
+  return a?.status === 'RUNNING' ? { workflowId: a.workflowId, runId: a.runId } : undefined;
+}
 
 const pause: CommandSpec = {
   words: ['agent', 'pause'],
-  summary: 'pause an agent: no new activations; a running one stops at its next iteration',
+  summary:
+    'pause an agent: no new activations; a running one stops at its next safe point (the pause Update answers where)',
   positionals: [{ name: 'agent', required: true }],
   options: {
     reason: {
@@ -24,12 +34,46 @@ const pause: CommandSpec = {
     await requireAgent(d, agentId);
     const valkey = await d.valkey();
     const before = await valkey.isPaused(agentId);
-    await valkey.pause(agentId, stringOption(p, 'reason'));
+    const reason = stringOption(p, 'reason');
+    await valkey.pause(agentId, reason);
     const now = await valkey.isPaused(agentId);
+    // The flag stops a running activation at its next model call too; the Update makes it stop at
+    // the next safe point of any kind, and says where that run was.
+    let running: ActivationRef | undefined;
+    let reply: StopReply | undefined;
+    let unreachable: string | undefined;
+    try {
+      running = await runningActivation(d, agentId);
+      if (running) reply = await (await d.temporal()).pause(running, now.reason ?? reason);
+    } catch (err) {
+      // The flag is set: it alone stops a running activation at its next model call.
+      if (!(err instanceof CliError)) throw err;
+      unreachable = err.message;
+    }
+    const activation = unreachable
+      ? { unknown: unreachable }
+      : !running
+        ? { running: false }
+        : reply?.kind === 'stopped'
+          ? { running: true, stopped: reply.answer }
+          : reply?.kind === 'refused'
+            ? { running: true, refused: reply.reason }
+            : { running: true };
+    const lines = [`${agentId} paused${before.paused ? ' (was already paused)' : ''}: ${now.reason ?? ''}`];
+    if (running && reply?.kind === 'stopped') {
+      lines.push(`${running.workflowId} (run ${shortId(running.runId)}) stops at its next safe point`);
+      lines.push(formatStopAnswer(reply.answer));
+    } else if (running && reply?.kind === 'refused') {
+      lines.push(`${running.workflowId} (run ${shortId(running.runId)}): ${reply.reason}`);
+    } else if (running) {
+      lines.push(`${running.workflowId} (run ${shortId(running.runId)}) stops at its next model call`);
+    } else if (unreachable) {
+      lines.push(`a running activation stops at its next model call (not asked directly: ${unreachable})`);
+    }
     d.output.out(
       d.json
-        ? JSON.stringify({ agentId, wasPaused: before.paused, ...now }, null, 2)
-        : `${agentId} paused${before.paused ? ' (was already paused)' : ''}: ${now.reason ?? ''}`,
+        ? JSON.stringify({ agentId, wasPaused: before.paused, ...now, activation }, null, 2)
+        : lines.join('\n'),
     );
     return ExitCode.ok;
   },

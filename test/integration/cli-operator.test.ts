@@ -172,8 +172,9 @@ describe('botburrow CLI against a real stack', () => {
     const cancel = await run('activation', 'cancel', agentId, '--reason', 'cli test');
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(
-      new RegExp(`activation-${agentId} \\(run \\w{8}\\) was running: cancel signal sent`),
+      new RegExp(`activation-${agentId} \\(run \\w{8}\\) was running: cancelled`),
     );
+    expect(cancel.stdout).toMatch(/^stopped in\s+\w+, iteration \d+$/m);
     const ended = await waiting;
     expect(ended.code, ended.stderr).toBe(11);
     expect(ended.stdout).toMatch(/^outcome\s+cancelled$/m);

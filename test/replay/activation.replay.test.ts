@@ -52,6 +52,10 @@ describe('activationWorkflow replay', () => {
     for (const f of ['activation-hub-vocabulary-native.json', 'activation-hub-vocabulary-mcp.json']) {
       expect(patchIds(f), f).toEqual(['lean-history', 'hub-tool-registry']);
     }
+    // Runs with the cancel and pause Updates (cancel-pause-updates), each with its Update accepted.
+    for (const f of ['activation-cancel-update.json', 'activation-pause-update.json']) {
+      expect(patchIds(f), f).toEqual(['lean-history', 'cancel-pause-updates']);
+    }
     for (const f of before) expect(patchIds(f), f).toEqual([]);
   });
 

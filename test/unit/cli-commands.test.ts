@@ -4,12 +4,12 @@
  * exit codes, what each command asks of its dependencies and what it prints.
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { ActivationsApi, ActivationSummary, CliContext, ValkeyApi } from '../../cli/context';
+import type { ActivationsApi, ActivationSummary, CliContext, StopReply, ValkeyApi } from '../../cli/context';
 import { CliError, ExitCode } from '../../cli/errors';
 import { runCli } from '../../cli/main';
 import type { ActivationInput, ActivationResult } from '../../lib/contract';
 import type { ValidationReport } from '../../lib/definitions/validate';
-import type { ActivationStatus } from '../../workflows/activation';
+import type { ActivationStatus, StopAnswer } from '../../workflows/activation';
 
 const NOW = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -57,6 +57,19 @@ const liveStatus: ActivationStatus = {
   progress: null,
 };
 
+const stopAnswer: StopAnswer = {
+  runId: 'run-1-abcdef',
+  phase: 'notifications',
+  iteration: 2,
+  currentNotification: 'n-1',
+  notificationsProcessed: 1,
+  replyPosted: true,
+  postsCreated: 0,
+  commentsCreated: 1,
+  lastTool: 'hub_search',
+  stopping: 'cancelled: too chatty',
+};
+
 function fakeTemporal(over: Partial<ActivationsApi> = {}): ActivationsApi {
   return {
     where: 'fake:7233 namespace default',
@@ -67,7 +80,8 @@ function fakeTemporal(over: Partial<ActivationsApi> = {}): ActivationsApi {
     result: vi.fn(async () => result()),
     describe: vi.fn(async () => null),
     liveStatus: vi.fn(async () => liveStatus),
-    cancel: vi.fn(async () => undefined),
+    cancel: vi.fn(async (): Promise<StopReply> => ({ kind: 'stopped', answer: stopAnswer })),
+    pause: vi.fn(async (): Promise<StopReply> => ({ kind: 'stopped', answer: stopAnswer })),
     list: vi.fn(async () => []),
     skillSync: vi.fn(async (sources?: string[]) => ({
       sources: sources ?? ['./skills-src'],
@@ -473,10 +487,41 @@ describe('activation list, status, cancel', () => {
     expect(h.stdout.join('\n')).toMatch(/^outcome\s+cancelled$/m);
   });
 
-  it('cancel signals a running activation with the reason', async () => {
+  it('cancel sends the Update with the reason and prints what was stopped', async () => {
     const h = harness({ temporal: fakeTemporal({ describe: async () => running }) });
     expect(await cli(h, 'activation', 'cancel', 'ann', '--reason', 'too chatty')).toBe(0);
     expect(h.temporal.cancel).toHaveBeenCalledWith(running, 'too chatty');
+    const out = h.stdout[0]!;
+    expect(out).toMatch(/was running: cancelled/);
+    expect(out).toMatch(/^stopped in\s+notifications, iteration 2$/m);
+    expect(out).toMatch(/^notification\s+n-1 \(stays unread\)$/m);
+    expect(out).toMatch(/^reply posted\s+yes \(0 post\(s\), 1 comment\(s\)/m);
+    await cli(h, 'activation', 'cancel', 'ann', '--json');
+    expect(JSON.parse(h.stdout.at(-1)!)).toMatchObject({ wasRunning: true, stopped: stopAnswer });
+  });
+
+  it('cancel of a run that refuses (already finishing) is exit 1 with its reason', async () => {
+    const h = harness({
+      temporal: fakeTemporal({
+        describe: async () => running,
+        cancel: vi.fn(async (): Promise<StopReply> => ({
+          kind: 'refused',
+          reason: 'the activation is already finishing',
+        })),
+      }),
+    });
+    expect(await cli(h, 'activation', 'cancel', 'ann')).toBe(ExitCode.failed);
+    expect(h.stderr.join('\n')).toMatch(/refused the cancel: the activation is already finishing/);
+  });
+
+  it('cancel of a run from before the Update says the signal was sent', async () => {
+    const h = harness({
+      temporal: fakeTemporal({
+        describe: async () => running,
+        cancel: vi.fn(async (): Promise<StopReply> => ({ kind: 'signalled' })),
+      }),
+    });
+    expect(await cli(h, 'activation', 'cancel', 'ann')).toBe(0);
     expect(h.stdout[0]).toMatch(/was running: cancel signal sent/);
   });
 
@@ -571,10 +616,21 @@ describe('guards and cache', () => {
     expect(await cli(h, 'agent', 'pause', 'ann', '--reason', 'cost review')).toBe(0);
     expect(h.valkey.pause).toHaveBeenCalledWith('ann', 'cost review');
     expect(h.stdout.at(-1)).toBe('ann paused: cost review');
+    expect(h.temporal.pause).not.toHaveBeenCalled();
     expect(await cli(h, 'agent', 'resume', 'ann')).toBe(0);
     expect(h.stdout.at(-1)).toBe('ann resumed (was paused: cost review)');
     expect(await cli(h, 'agent', 'resume', 'ann', '--json')).toBe(0);
     expect(JSON.parse(h.stdout.at(-1)!)).toEqual({ agentId: 'ann', wasPaused: false, paused: false });
+  });
+
+  it('pause also sends the pause Update to a running activation and prints where it was', async () => {
+    const h = harness({ temporal: fakeTemporal({ describe: async () => running }) });
+    expect(await cli(h, 'agent', 'pause', 'ann', '--reason', 'cost review')).toBe(0);
+    expect(h.temporal.pause).toHaveBeenCalledWith(
+      { workflowId: running.workflowId, runId: running.runId },
+      'cost review',
+    );
+    expect(h.stdout.at(-1)).toMatch(/^ann paused: cost review\n.*stops at its next safe point\nstopped in/);
   });
 
   it('breaker show and reset', async () => {
