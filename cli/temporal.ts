@@ -13,6 +13,7 @@ import {
 } from '@temporalio/client';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common';
+import { dataConverter } from '../lib/codec';
 import type { Settings } from '../lib/config';
 import type { SkillSyncResult } from '../workflows/skill-sync';
 import { activationMetadata } from '../lib/activation-summary';
@@ -95,7 +96,7 @@ class TemporalActivations implements ActivationsApi {
     private readonly s: Settings,
     private readonly callTimeoutMs: number,
   ) {
-    this.client = new Client({ connection, namespace: s.temporalNamespace });
+    this.client = new Client({ connection, namespace: s.temporalNamespace, dataConverter: dataConverter(s) });
     this.where = `${s.temporalAddress} namespace ${s.temporalNamespace}`;
   }
 

@@ -138,6 +138,8 @@ export interface TemporalOptions {
   namespace?: string;
   /** More `--dynamic-config-value key=value` settings (benchmarks). */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** The UI decodes payloads through this codec server (`<url>/decode`); with the UI only. */
+  uiCodecEndpoint?: string;
 }
 
 /** Starts `temporal server start-dev` with the project's search attributes registered. */
@@ -148,8 +150,10 @@ export async function startTemporal(
   const port = options.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
   args.push('--namespace', options.namespace ?? 'default');
-  if (options.uiPort !== undefined) args.push('--ui-port', String(options.uiPort));
-  else args.push('--headless');
+  if (options.uiPort !== undefined) {
+    args.push('--ui-port', String(options.uiPort));
+    if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
+  } else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   // A free metrics port: the default (dynamic) one may collide between parallel servers.
   args.push('--metrics-port', String(await freePort()));

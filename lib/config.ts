@@ -178,6 +178,39 @@ const list: Parser<string[]> = {
       .filter((s) => s.length > 0),
 };
 
+/** One key of BOTBURROW_CODEC_KEYS: an id (stored with every payload) and 32 bytes, base64. */
+export interface CodecKey {
+  id: string;
+  /** Base64 of the 32 key bytes, as written in the setting. */
+  secret: string;
+}
+
+/**
+ * Parses `id=base64,id=base64`: ids of letters, digits and `._-`, each key 32 bytes, ids unique.
+ * Returns undefined on any malformed entry (the settings table reports the expected form).
+ */
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function parseCodecKeys(raw: string): CodecKey[] | undefined {
+  const keys: CodecKey[] = [];
+  for (const entry of raw.split(',').map((s) => s.trim())) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) return undefined;
+    const id = entry.slice(0, eq);
+    const secret = entry.slice(eq + 1);
+    if (!KEY_ID.test(id) || keys.some((k) => k.id === id)) return undefined;
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret, 'base64').length !== 32)
+      return undefined;
+    keys.push({ id, secret });
+  }
+  return keys.length > 0 ? keys : undefined;
+}
+
+const codecKeys: Parser<CodecKey[]> = {
+  form: 'comma-separated id=base64 entries (32-byte keys, ids of letters, digits and ._-; the first encrypts)',
+  parse: parseCodecKeys,
+};
+
 interface Spec<T> {
   readonly env: string;
   readonly parser: Parser<T>;
@@ -232,6 +265,28 @@ export const SETTINGS = {
     str,
     undefined,
     'CA certificate for the server',
+  ),
+
+  // Encrypted payloads (lib/codec.ts) and the codec server on the coordinator's ops server
+  codecKeys: setting(
+    'BOTBURROW_CODEC_KEYS',
+    codecKeys,
+    undefined,
+    'payload encryption keys id=base64 (first encrypts, all decrypt); unset: payloads stay plain',
+    true,
+  ),
+  codecToken: setting(
+    'BOTBURROW_CODEC_TOKEN',
+    str,
+    undefined,
+    "Bearer token for the codec server's /codec/decode and /codec/encode; unset: loopback clients only",
+    true,
+  ),
+  codecCorsOrigins: setting(
+    'BOTBURROW_CODEC_CORS_ORIGINS',
+    list,
+    ['http://localhost:8233', 'http://127.0.0.1:8233'],
+    'Temporal UI origins allowed to call the codec server from the browser',
   ),
 
   // Hub
@@ -563,6 +618,32 @@ export const SETTINGS = {
     undefined,
     'HTTP port for /metrics /health /ready',
   ),
+  // Traces (lib/tracing.ts); the OTLP exporter reads the rest of OTEL_EXPORTER_OTLP_* itself.
+  tracesExporter: setting(
+    'OTEL_TRACES_EXPORTER',
+    oneOf('none', 'otlp', 'console'),
+    'none',
+    'where traces go: none (off), otlp (OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT) or console',
+  ),
+  otlpEndpoint: setting(
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    url(['http:', 'https:']),
+    undefined,
+    'OTLP/HTTP collector base URL (default http://localhost:4318)',
+  ),
+  otlpHeaders: setting(
+    'OTEL_EXPORTER_OTLP_HEADERS',
+    str,
+    undefined,
+    'headers for the OTLP exporter (key=value,…), e.g. a tracing backend API key',
+    true,
+  ),
+  serviceName: setting(
+    'OTEL_SERVICE_NAME',
+    str,
+    undefined,
+    'service.name of exported spans (default botburrow-<process>)',
+  ),
 } as const;
 
 type SettingsSpec = typeof SETTINGS;
@@ -615,6 +696,15 @@ export function secretSettingValues(settings: Settings, extra: readonly string[]
   const out = new Set<string>(extra.filter((v) => v.length > 0));
   for (const [key, spec] of Object.entries(SETTINGS) as [keyof Settings, Spec<unknown>][]) {
     const value = settings[key];
+    // Structured secrets (the codec keys) are scrubbed by each of their string parts.
+    if (spec.secret && Array.isArray(value)) {
+      for (const item of value as unknown[]) {
+        for (const part of Object.values(item as Record<string, unknown>)) {
+          if (typeof part === 'string' && part.length >= 8) out.add(part);
+        }
+      }
+      continue;
+    }
     if (typeof value !== 'string' || value.length === 0) continue;
     if (spec.secret) out.add(value);
     const pw = urlPassword(value);

@@ -7,11 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOW_TRACING_MODULES } from '../lib/tracing';
 
 /** Bundles workflows/index.ts into `outFile`; returns the bundle size in bytes. */
 export async function buildWorkflowBundle(outFile: string): Promise<number> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
+    // Always in: tracing on or off then needs no other workflow code (lib/tracing.ts).
+    workflowInterceptorModules: [...WORKFLOW_TRACING_MODULES],
   });
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, code);

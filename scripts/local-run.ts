@@ -25,6 +25,7 @@ import { createHubSimulator } from '../dev/hub-sim/server';
 import { createModelServer } from '../dev/model-server/server';
 import type { ServiceHandle } from '../dev/services';
 import { freePort, startEntryProcess, startTemporal, startValkey, waitForPort } from '../dev/services';
+import { newCodecKey } from '../lib/codec';
 import { SearchAttr } from '../lib/contract';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -91,7 +92,14 @@ async function main(): Promise<void> {
     const [temporal, valkey] = await Promise.all([
       startTemporal({
         port: temporalPort,
-        ...(test ? {} : { uiPort, dbFile: path.join(dataDir, 'temporal.db') }),
+        ...(test
+          ? {}
+          : {
+              uiPort,
+              dbFile: path.join(dataDir, 'temporal.db'),
+              // The coordinator's codec server: the UI shows the encrypted payloads decoded.
+              uiCodecEndpoint: `http://localhost:${coordinatorPort}/codec`,
+            }),
         logFile: path.join(logDir, 'temporal.log'),
       }),
       startValkey({
@@ -134,6 +142,9 @@ async function main(): Promise<void> {
       BOTBURROW_MIN_ACTIVATION_INTERVAL: '120',
       BOTBURROW_WORKSPACE_ROOT: path.join(dataDir, 'workspaces'),
       BOTBURROW_LOG_LEVEL: 'info',
+      // Payloads encrypted as in production, with a key kept in the data folder (old runs stay readable).
+      BOTBURROW_CODEC_KEYS: localCodecKey(dataDir),
+      BOTBURROW_CODEC_CORS_ORIGINS: `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`,
       // Stopping the local run is bounded (5 s): in-flight activities get 2 s to finish.
       BOTBURROW_SHUTDOWN_GRACE: '2',
       ...(realModel
@@ -170,6 +181,7 @@ async function main(): Promise<void> {
       coordinatorMetrics: `http://localhost:${coordinatorPort}/metrics`,
       runnerMetrics: `http://localhost:${runnerPort}/metrics`,
       skillSyncMetrics: `http://localhost:${skillSyncPort}/metrics`,
+      codec: `http://localhost:${coordinatorPort}/codec`,
       logs: logDir,
       env,
     };
@@ -180,6 +192,7 @@ async function main(): Promise<void> {
       BOTBURROW_REDIS_URL: valkey.url,
       BOTBURROW_DEFINITIONS_STORE: 'local',
       BOTBURROW_AGENT_DEFINITIONS_PATH: env.BOTBURROW_AGENT_DEFINITIONS_PATH!,
+      BOTBURROW_CODEC_KEYS: env.BOTBURROW_CODEC_KEYS!,
     });
     if (test) {
       process.stdout.write(`READY ${JSON.stringify({ ...addresses, settingsFile })}\n`);
@@ -190,7 +203,7 @@ async function main(): Promise<void> {
         [
           '',
           `Temporal Web UI  ${addresses.temporalUi}   (filter: BotburrowAgentId = "research-agent")`,
-          `Temporal         ${addresses.temporal}`,
+          `Temporal         ${addresses.temporal}   (payloads encrypted; decoded by ${addresses.codec})`,
           `Valkey           ${shownValkey.href.replace(/\/$/, '')}   (password in ${settingsFile})`,
           `Hub simulator    ${addresses.hub}   (admin: ${addresses.hub}/_admin/state)`,
           `Model            ${realModel ? 'Anthropic API (ANTHROPIC_API_KEY)' : `scripted, ${addresses.model}`}`,
@@ -224,6 +237,16 @@ async function main(): Promise<void> {
     process.stderr.write(`logs: ${logDir}\n`);
     await stopAll(1);
   }
+}
+
+/**
+ * The local run's payload key (`local=<base64>`), made once per data folder and kept in it, so the
+ * runs in .data/temporal.db stay readable across restarts.
+ */
+function localCodecKey(dataDir: string): string {
+  const file = path.join(dataDir, 'codec-key');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, `${newCodecKey('local')}\n`, { mode: 0o600 });
+  return fs.readFileSync(file, 'utf8').trim();
 }
 
 /** One line of progress from Temporal visibility: running, done by outcome, tokens and cost. */

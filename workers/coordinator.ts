@@ -2,7 +2,10 @@
  * Coordinator process: leader election, Hub polling and scheduling of activations
  * (lib/coordinator). Runs as two replicas; only the lease holder polls and schedules.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverter, logCodecState, payloadCodec } from '../lib/codec';
+import { codecServerRoute } from '../lib/codec-server';
 import { loadSettingsOrExit } from '../lib/config';
 import { buildCoordinator, newOwnerId, readinessChecks } from '../lib/coordinator';
 import {
@@ -21,6 +24,7 @@ import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { createRedis, redisAuth } from '../lib/redis';
 import { temporalConnectionOptions } from '../lib/temporal';
+import { installTracing } from '../lib/tracing';
 
 async function main(): Promise<void> {
   const settings = loadSettingsOrExit();
@@ -31,7 +35,14 @@ async function main(): Promise<void> {
   const redis = createRedis(settings.redisUrl, { logger, name: 'coordinator', ...redisAuth(settings) });
   // Lazy: a Temporal that is down at start is an outage to ride out, not a reason to exit.
   const connection = Connection.lazy(temporalConnectionOptions(settings));
-  const temporal = new Client({ connection, namespace: settings.temporalNamespace });
+  const tracing = installTracing(settings, 'coordinator', { logger });
+  const temporal = new Client({
+    connection,
+    namespace: settings.temporalNamespace,
+    dataConverter: dataConverter(settings),
+    interceptors: tracing.clientInterceptors,
+  });
+  logCodecState(settings, logger);
   const hub = new HubClient({
     baseUrl: settings.hubUrl,
     apiKey: settings.hubApiKey,
@@ -61,7 +72,7 @@ async function main(): Promise<void> {
     registry: metrics.registry,
     logger,
     readiness: readinessChecks(redis, temporal),
-    routes: cacheInvalidateRoute({ registry, token: settings.adminToken }),
+    routes: opsRoutes(settings, registry, logger),
   });
   try {
     coordinator.start();
@@ -79,9 +90,32 @@ async function main(): Promise<void> {
   } finally {
     await coordinator.stop();
     await ops.close();
+    await tracing.shutdown();
     redis.disconnect();
     await connection.close();
   }
+}
+
+/** Admin routes, plus the codec server when payloads are encrypted (lib/codec-server.ts). */
+function opsRoutes(
+  settings: ReturnType<typeof loadSettingsOrExit>,
+  registry: AgentRegistry,
+  logger: Logger,
+): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  const admin = cacheInvalidateRoute({ registry, token: settings.adminToken });
+  const codec = payloadCodec(settings.codecKeys);
+  if (!codec) return admin;
+  const codecRoute = codecServerRoute({
+    codec,
+    token: settings.codecToken,
+    corsOrigins: settings.codecCorsOrigins,
+    logger,
+  });
+  logger.info(
+    { path: '/codec', auth: settings.codecToken ? 'bearer token' : 'loopback only' },
+    'codec server on the ops server',
+  );
+  return async (req, res) => (await codecRoute(req, res)) || admin(req, res);
 }
 
 /**

@@ -24,6 +24,7 @@ import { createSessionActivities, readSessionTools } from '../activities/session
 import { sandboxFromSettings } from '../activities/sandbox';
 import type { Sandbox } from '../activities/sandbox';
 import { createSessionManager } from '../activities/tools';
+import { dataConverter, logCodecState } from '../lib/codec';
 import type { Settings } from '../lib/config';
 import { RUNNER_MODE_QUEUES } from '../lib/contract';
 import { AgentRegistry, SkillLibrary, createDefinitionStore } from '../lib/definitions';
@@ -31,6 +32,8 @@ import { createGuards } from '../lib/guards';
 import { HubClient } from '../lib/hub/client';
 import { Keys } from '../lib/keys';
 import type { Logger } from '../lib/logger';
+import { TRACING_OFF, WORKFLOW_TRACING_MODULES } from '../lib/tracing';
+import type { Tracing } from '../lib/tracing';
 import { bundlerLogger } from './runtime';
 import type { Metrics } from '../lib/metrics';
 import { createRedis, redisAuth } from '../lib/redis';
@@ -47,6 +50,8 @@ export interface RunnerOptions {
   executors?: Record<string, CliExecutor>;
   /** Where the model key variables of BOTBURROW_MODEL_KEY_ENVS are read; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Traces (lib/tracing.ts `installTracing`); default off. */
+  tracing?: Tracing;
 }
 
 export interface Runner {
@@ -74,7 +79,11 @@ function workflowBundle(settings: Settings, logger: Logger): Promise<WorkflowBun
     return Promise.resolve({ codePath: path.resolve(settings.workflowBundlePath) });
   const base = path.resolve(__dirname, '../workflows/index');
   const workflowsPath = ['.ts', '.js'].map((ext) => base + ext).find((p) => fs.existsSync(p)) ?? base;
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath, logger: bundlerLogger(logger) }).then((b) => ({
+  bundlePromise ??= bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [...WORKFLOW_TRACING_MODULES],
+    logger: bundlerLogger(logger),
+  }).then((b) => ({
     code: b.code,
   }));
   return bundlePromise;
@@ -200,8 +209,13 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,
     // Cancels reach a heartbeating activity within ~2 s instead of 0.8 × its heartbeat timeout.
     maxHeartbeatThrottleInterval: '2 seconds',
+    dataConverter: dataConverter(settings),
   } as const;
-  const interceptors = { activity: [heartbeatInterceptor, classifyInterceptor] };
+  logCodecState(settings, log);
+  const tracing = o.tracing ?? TRACING_OFF;
+  const interceptors = {
+    activity: [...tracing.activityInterceptors, heartbeatInterceptor, classifyInterceptor],
+  };
   const workers = await Promise.all([
     ...queues.map((taskQueue) =>
       Worker.create({
@@ -209,6 +223,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
         taskQueue,
         interceptors,
         workflowBundle: bundle,
+        sinks: tracing.sinks,
         activities: { ...activationActivities, ...sessionActivities },
         maxConcurrentWorkflowTaskExecutions: settings.maxConcurrentWorkflowTasks,
         // Many short I/O-bound tasks: more pollers keep hundreds of activations moving.

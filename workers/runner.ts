@@ -7,6 +7,7 @@ import { loadSettingsOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { startOpsServer } from '../lib/http-server';
+import { installTracing } from '../lib/tracing';
 import { installTemporalRuntime } from './runtime';
 import { createRunner } from './runner-app';
 
@@ -15,7 +16,8 @@ async function main(): Promise<void> {
   const logger = createLogger('runner', settings.logLevel);
   const metrics = createMetrics(undefined, { process: 'runner' });
   const temporalMetrics = await installTemporalRuntime(logger);
-  const runner = await createRunner({ settings, logger, metrics });
+  const tracing = installTracing(settings, 'runner', { logger });
+  const runner = await createRunner({ settings, logger, metrics, tracing });
   const beat = setInterval(() => metrics.runnerHeartbeat.set(Date.now() / 1000), 5000);
   metrics.runnerHeartbeat.set(Date.now() / 1000);
   const ops = await startOpsServer({
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(beat);
     await ops.close();
+    await tracing.shutdown();
   }
 }
 

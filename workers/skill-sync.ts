@@ -11,6 +11,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { createSkillSyncActivities } from '../activities/skill-sync';
+import { dataConverter, logCodecState } from '../lib/codec';
 import { loadSettingsOrExit } from '../lib/config';
 import { SKILL_SYNC_SCHEDULE_ID, SKILL_SYNC_WORKFLOW, TaskQueue } from '../lib/contract';
 import { createDefinitionStore, s3ClientFromSettings } from '../lib/definitions/store';
@@ -19,6 +20,7 @@ import { createLogger } from '../lib/logger';
 import type { Logger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { temporalConnectionOptions } from '../lib/temporal';
+import { WORKFLOW_TRACING_MODULES, installTracing } from '../lib/tracing';
 import type { SkillSyncInput, SkillSyncResult } from '../workflows/skill-sync';
 import { installTemporalRuntime } from './runtime';
 
@@ -110,6 +112,7 @@ async function main(): Promise<void> {
   const logger = createLogger('skill-sync', settings.logLevel);
   const metrics = createMetrics(new Registry(), { process: 'skill-sync' });
   const sdkMetrics = await installTemporalRuntime(logger);
+  const tracing = installTracing(settings, 'skill-sync', { logger });
   const connectionOptions = temporalConnectionOptions(settings);
   const namespace = settings.temporalNamespace ?? 'default';
   const s3 = s3ClientFromSettings(settings);
@@ -143,12 +146,25 @@ async function main(): Promise<void> {
         },
       },
     });
-    const client = new Client({ connection, namespace });
+    const client = new Client({
+      connection,
+      namespace,
+      dataConverter: dataConverter(settings),
+      interceptors: tracing.clientInterceptors,
+    });
+    logCodecState(settings, logger);
     worker = await Worker.create({
       connection: nativeConnection,
       namespace,
       taskQueue: TaskQueue.maintenance,
+      dataConverter: dataConverter(settings),
       ...workflowSource(settings.workflowBundlePath),
+      // A prebuilt bundle has the tracing module in it already (scripts/build-bundle.ts).
+      interceptors: {
+        activity: tracing.activityInterceptors,
+        ...(settings.workflowBundlePath ? {} : { workflowModules: [...WORKFLOW_TRACING_MODULES] }),
+      },
+      sinks: tracing.sinks,
       activities: createSkillSyncActivities({
         store: createDefinitionStore(settings),
         logger,
@@ -166,6 +182,7 @@ async function main(): Promise<void> {
     logger.info('skill-sync worker stopped');
   } finally {
     await ops?.close();
+    await tracing.shutdown();
     await connection.close();
     await nativeConnection.close();
     s3?.destroy();

@@ -2,13 +2,15 @@
  * Replays every committed activationWorkflow history (exported from real runs by the integration
  * tests with RECORD_HISTORIES=1) against today's workflow code: `activation-before-lean-*` were
  * recorded before the `lean-history` patch (timer, per-turn upserts, bookkeeping as regular
- * activities), the others after it. A failure here means a change to
+ * activities), the others after it; `activation-encrypted` has its payloads encrypted, so it
+ * replays only with the codec (test/support/replay.ts). A failure here means a change to
  * workflows/ is not replay-safe: guard it with patched() or re-think it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
+import { replayOptions } from '../support/replay';
 
 const dir = path.resolve(__dirname, 'histories');
 const files = fs.readdirSync(dir).filter((f) => f.startsWith('activation-') && f.endsWith('.json'));
@@ -57,6 +59,10 @@ describe('activationWorkflow replay', () => {
       expect(patchIds(f), f).toEqual(['lean-history', 'cancel-pause-updates']);
     }
     for (const f of before) expect(patchIds(f), f).toEqual([]);
+    // One run recorded with encrypted payloads (the codec key of test/support/replay.ts).
+    const encrypted = fs.readFileSync(path.join(dir, 'activation-encrypted.json'), 'utf8');
+    expect(encrypted).toContain(Buffer.from('binary/encrypted').toString('base64'));
+    expect(encrypted).toContain(Buffer.from('replay-test').toString('base64'));
   });
 
   it('replays every committed history', async () => {
@@ -66,11 +72,21 @@ describe('activationWorkflow replay', () => {
     }));
     const failures: string[] = [];
     for await (const r of Worker.runReplayHistories(
-      { workflowsPath: path.resolve(__dirname, '../../workflows/index.ts') },
+      replayOptions(path.resolve(__dirname, '../../workflows/index.ts')),
       histories,
     )) {
       if (r.error) failures.push(`${r.workflowId}: ${String(r.error)}`);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('needs the codec for the encrypted history: without the key it does not replay', async () => {
+    const history = JSON.parse(
+      fs.readFileSync(path.join(dir, 'activation-encrypted.json'), 'utf8'),
+    ) as unknown;
+    const { dataConverter: _codec, ...plain } = replayOptions(
+      path.resolve(__dirname, '../../workflows/index.ts'),
+    );
+    await expect(Worker.runReplayHistory(plain, history, 'activation-encrypted')).rejects.toThrow();
   });
 });

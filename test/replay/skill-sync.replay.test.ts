@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
+import { replayOptions } from '../support/replay';
 
 const history: unknown = JSON.parse(
   fs.readFileSync(path.resolve(__dirname, 'histories/skill-sync.json'), 'utf8'),
@@ -15,7 +16,7 @@ describe('skillSyncWorkflow replay', () => {
   it('replays the committed history', async () => {
     await expect(
       Worker.runReplayHistory(
-        { workflowsPath: path.resolve(__dirname, '../../workflows/skill-sync.ts') },
+        replayOptions(path.resolve(__dirname, '../../workflows/skill-sync.ts')),
         history,
       ),
     ).resolves.toBeUndefined();

@@ -16,6 +16,7 @@ import { createHubSimulator } from '../../dev/hub-sim/server';
 import type { HubSimulator } from '../../dev/hub-sim/server';
 import { createModelServer } from '../../dev/model-server/server';
 import type { Scenario } from '../../dev/model-server/scenario';
+import { dataConverter } from '../../lib/codec';
 import type { Settings } from '../../lib/config';
 import { loadSettings } from '../../lib/config';
 import type { ActivationInput, ActivationResult, ActivationTrigger } from '../../lib/contract';
@@ -123,7 +124,7 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
   };
   const settings = loadSettings(env);
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace, dataConverter: dataConverter(settings) });
   const redis = createRedis(redisUrl, { name: 'test' });
   const keys = new Keys(keyPrefix);
   const guards = createGuards(redis, keys, settings);
