@@ -130,7 +130,7 @@ export function logCodecState(s: { codecKeys?: readonly CodecKey[] | undefined }
       'payload codec on: payloads sent to Temporal are encrypted (AES-256-GCM)',
     );
   } else {
-    logger.warn(
+    logger.info(
       'payload codec off: BOTBURROW_CODEC_KEYS is unset, so payloads (prompts, transcripts, notifications) are stored in Temporal as plain JSON',
     );
   }

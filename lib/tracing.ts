@@ -43,29 +43,14 @@ import type {
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
 import type { Settings } from './config';
 import type { Logger } from './logger';
+import { SpanAttr, TRACER_NAME } from './spans';
+
+export { SpanAttr, TRACER_NAME, withSpan } from './spans';
 
 /** The workflow interceptor modules of every bundle (workers/runner-app.ts, scripts/build-bundle.ts, replay tests). */
 export const WORKFLOW_TRACING_MODULES: readonly string[] = [
   require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
 ];
-
-export const TRACER_NAME = 'botburrow-agents';
-
-/** Span attribute names (see the module comment). */
-export const SpanAttr = {
-  agentId: 'botburrow.agent_id',
-  trigger: 'botburrow.trigger',
-  notificationId: 'botburrow.notification_id',
-  conversationId: 'botburrow.conversation_id',
-  hubEndpoint: 'botburrow.hub.endpoint',
-  mcpTool: 'botburrow.mcp.tool',
-  modelSystem: 'gen_ai.system',
-  model: 'gen_ai.request.model',
-  inputTokens: 'gen_ai.usage.input_tokens',
-  outputTokens: 'gen_ai.usage.output_tokens',
-  httpMethod: 'http.request.method',
-  httpStatus: 'http.response.status_code',
-} as const;
 
 export interface Tracing {
   readonly enabled: boolean;
@@ -207,31 +192,4 @@ export function installTracing(
     sinks: { exporter: makeWorkflowExporter(processor, resource) },
     shutdown: () => provider.shutdown(),
   };
-}
-
-/**
- * Runs `fn` in a child span of the current one (an activity's), ending it with the outcome; with
- * no span active (tracing off, or a call outside any activation such as the coordinator's polls)
- * it just runs `fn`.
- */
-export async function withSpan<T>(
-  name: string,
-  attributes: otel.Attributes,
-  fn: (span: otel.Span | undefined) => Promise<T>,
-): Promise<T> {
-  if (!otel.trace.getActiveSpan()) return fn(undefined);
-  const tracer = otel.trace.getTracer(TRACER_NAME);
-  return tracer.startActiveSpan(name, { attributes, kind: otel.SpanKind.CLIENT }, async (span) => {
-    try {
-      const result = await fn(span);
-      span.setStatus({ code: otel.SpanStatusCode.OK });
-      return result;
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: (err as Error).message });
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
 }

@@ -203,7 +203,8 @@ async function main(): Promise<void> {
         [
           '',
           `Temporal Web UI  ${addresses.temporalUi}   (filter: BotburrowAgentId = "research-agent")`,
-          `Temporal         ${addresses.temporal}   (payloads encrypted; decoded by ${addresses.codec})`,
+          `Temporal         ${addresses.temporal}`,
+          `Codec server     ${addresses.codec}   (payloads are encrypted; the UI and CLI decode through it)`,
           `Valkey           ${shownValkey.href.replace(/\/$/, '')}   (password in ${settingsFile})`,
           `Hub simulator    ${addresses.hub}   (admin: ${addresses.hub}/_admin/state)`,
           `Model            ${realModel ? 'Anthropic API (ANTHROPIC_API_KEY)' : `scripted, ${addresses.model}`}`,

@@ -13,6 +13,7 @@ import type { Sandbox } from '../sandbox';
 import { ProcessGroupStdioTransport } from './transport';
 import { DEFAULT_MAX_OUTPUT_BYTES, capOutput, errorMessage, scrub, toolError } from './text';
 import type { McpServerSpec, ToolResult, ToolSpec } from './types';
+import { SpanAttr, withSpan } from '../../lib/spans';
 
 export interface McpSessionOptions {
   /** Per-call timeout (`BOTBURROW_MCP_TIMEOUT`). */
@@ -281,14 +282,16 @@ export class McpSession {
         ? (input as Record<string, unknown>)
         : {};
     try {
-      const result = await conn.client.callTool(
-        { name: entry.tool, arguments: args, ...(meta ? { _meta: meta } : {}) },
-        undefined,
-        {
-          timeout: this.o.timeoutMs,
-          maxTotalTimeout: this.o.timeoutMs,
-          ...(signal ? { signal } : {}),
-        },
+      const result = await withSpan(`mcp ${label}`, { [SpanAttr.mcpTool]: label }, () =>
+        conn.client.callTool(
+          { name: entry.tool, arguments: args, ...(meta ? { _meta: meta } : {}) },
+          undefined,
+          {
+            timeout: this.o.timeoutMs,
+            maxTotalTimeout: this.o.timeoutMs,
+            ...(signal ? { signal } : {}),
+          },
+        ),
       );
       const text = renderContent(result);
       if (result.isError === true)

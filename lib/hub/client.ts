@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { HubHttpError, HubUnavailableError, LongPollUnsupportedError, PayloadError } from '../errors';
 import type { Logger } from '../logger';
+import { SpanAttr, withSpan } from '../spans';
 import { backoffDelayMs, parseRetryAfter } from './retry';
 import { nodeHttpTransport } from './transport';
 import type { HubTransport } from './transport';
@@ -450,8 +451,21 @@ export class HubClient {
     return url.toString();
   }
 
+  /** One call as a `hub` span when tracing is on (retries inside it); see `send`. */
+  private request(spec: RequestSpec, o?: CallOptions): Promise<RawResponse> {
+    return withSpan(
+      `hub ${spec.endpoint}`,
+      { [SpanAttr.hubEndpoint]: spec.endpoint, [SpanAttr.httpMethod]: spec.method },
+      async (span) => {
+        const res = await this.send(spec, o);
+        span?.setAttribute(SpanAttr.httpStatus, res.status);
+        return res;
+      },
+    );
+  }
+
   /** Runs one call with retries; returns 2xx (and 404 when allowed), throws everything else. */
-  private async request(spec: RequestSpec, o?: CallOptions): Promise<RawResponse> {
+  private async send(spec: RequestSpec, o?: CallOptions): Promise<RawResponse> {
     const signal = o?.signal;
     const url = this.url(spec.path, spec.query);
     const headers: Record<string, string> = { Accept: 'application/json', ...spec.headers };

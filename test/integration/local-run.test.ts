@@ -19,6 +19,8 @@ import { descendants, waitAllGone } from '../support/process-tree';
 import type { TestProcess } from '../support/processes';
 import { startEntry } from '../support/processes';
 import { toolPath } from '../unit/k8s-support';
+import { dataConverter } from '../../lib/codec';
+import { parseCodecKeys } from '../../lib/config';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -325,8 +327,11 @@ describe('./scripts/start.sh as a user runs it', () => {
     expect(new Set(runs.map((m) => m[1]))).toEqual(new Set([agent]));
     const runId = runs[0]![2]!;
     const connection = await Connection.connect({ address: temporal! });
+    // The local run encrypts payloads (the summary too) with the key in its data folder.
+    const codecKeys = parseCodecKeys(fs.readFileSync(path.join(dataDir, 'codec-key'), 'utf8').trim());
+    const client = new Client({ connection, dataConverter: dataConverter({ codecKeys }) });
     const summary = await (
-      await new Client({ connection }).workflow.getHandle(`activation-${agent}`, runId).describe()
+      await client.workflow.getHandle(`activation-${agent}`, runId).describe()
     ).staticSummary();
     await connection.close();
     expect(summary).toMatch(new RegExp(`^${agent} · (notification|manual|exploration)`));

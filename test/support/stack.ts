@@ -34,6 +34,7 @@ import { Keys } from '../../lib/keys';
 import { createLogger } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
 import { createRedis } from '../../lib/redis';
+import type { Tracing } from '../../lib/tracing';
 import type { Runner } from '../../workers/runner-app';
 import { createRunner } from '../../workers/runner-app';
 import type * as workflows from '../../workflows/activation';
@@ -75,7 +76,7 @@ export interface ActivationStack {
   definitionsDir: string;
   /** Writes agents/<id>/config.yaml (+ system-prompt.md) and registers the agent on the Hub. */
   addAgent(prefix: string, o?: AgentOptions): Promise<string>;
-  startRunner(overrides?: Partial<Settings>): Promise<Runner>;
+  startRunner(overrides?: Partial<Settings>, o?: { tracing?: Tracing }): Promise<Runner>;
   /** signal-with-start, as the coordinator does. */
   activate(
     agentId: string,
@@ -160,8 +161,9 @@ export async function startStack(o: StackOptions): Promise<ActivationStack> {
       ]);
       return id;
     },
-    async startRunner(overrides = {}) {
+    async startRunner(overrides = {}, o = {}) {
       const runner = await createRunner({
+        ...(o.tracing && { tracing: o.tracing }),
         settings: { ...settings, ...overrides },
         // Model key variables are read from the stack's environment, as a runner reads its own.
         env,
