@@ -10,6 +10,7 @@ import { costAt as cost, estimateTokens, lookupPrice } from '../../lib/pricing';
 import type { ModelProvider, Price } from '../../lib/pricing';
 import { isMemoryTool } from '../../lib/memory';
 import { FINAL_ITERATION_NOTE } from '../../lib/prompts';
+import { SpanAttr, withSpan } from '../../lib/spans';
 import type { ToolResultRef, UserBlock } from '../conversation';
 import type { MessageParam, ModelContent } from '../model';
 import { withCancellation } from './definition';
@@ -102,19 +103,31 @@ export function createLlmTurnActivities(deps: LlmTurnDeps) {
 
       let spent = { tokens: 0, costUsd: 0 };
       try {
-        const response = await withCancellation((signal) =>
-          client.call(
-            {
-              model: setup.model,
-              system: setup.system,
-              messages,
-              tools,
-              toolChoice,
-              maxTokens: setup.maxTokens,
-              temperature: setup.temperature,
-            },
-            signal,
-          ),
+        // A `model.call` span when tracing is on (lib/tracing.ts), with the tokens the turn used.
+        const response = await withSpan(
+          'model.call',
+          { [SpanAttr.modelSystem]: provider, [SpanAttr.model]: setup.model, [SpanAttr.agentId]: agentId },
+          async (span) => {
+            const res = await withCancellation((signal) =>
+              client.call(
+                {
+                  model: setup.model,
+                  system: setup.system,
+                  messages,
+                  tools,
+                  toolChoice,
+                  maxTokens: setup.maxTokens,
+                  temperature: setup.temperature,
+                },
+                signal,
+              ),
+            );
+            span?.setAttributes({
+              [SpanAttr.inputTokens]: res.usage.inputTokens,
+              [SpanAttr.outputTokens]: res.usage.outputTokens,
+            });
+            return res;
+          },
         );
         const usage = response.usage;
         const turnCost = cost(price, usage);

@@ -8,8 +8,7 @@
  */
 import type { ApplicationFailure } from '@temporalio/common';
 import type { ModelProvider } from '../../lib/pricing';
-import { SpanAttr, withSpan } from '../../lib/spans';
-import type { ModelClient, ModelRequest, ModelResponse } from '../model';
+import type { ModelClient } from '../model';
 import { AnthropicModelClient, createAnthropicClient } from './anthropic';
 import type { Embedder } from './embeddings';
 import { OpenAiEmbedder } from './embeddings';
@@ -206,10 +205,6 @@ export class ModelProviders {
   }
 
   private create(provider: ModelProvider, baseUrl: string, key: string | undefined): ModelClient {
-    return traced(this.untraced(provider, baseUrl, key), provider);
-  }
-
-  private untraced(provider: ModelProvider, baseUrl: string, key: string | undefined): ModelClient {
     const timeoutMs = this.settings.timeoutMs;
     if (provider === 'anthropic') {
       return new AnthropicModelClient(createAnthropicClient({ apiKey: key, baseURL: baseUrl, timeoutMs }));
@@ -223,24 +218,4 @@ export class ModelProviders {
       ...(key !== undefined && { apiKey: key }),
     });
   }
-}
-
-/** Each model call as a `model.call` span (when tracing is on) with the tokens it used. */
-function traced(client: ModelClient, provider: ModelProvider): ModelClient {
-  return {
-    protocol: client.protocol,
-    call: (req: ModelRequest, signal?: AbortSignal): Promise<ModelResponse> =>
-      withSpan(
-        'model.call',
-        { [SpanAttr.modelSystem]: provider, [SpanAttr.model]: req.model },
-        async (span) => {
-          const res = await client.call(req, signal);
-          span?.setAttributes({
-            [SpanAttr.inputTokens]: res.usage.inputTokens,
-            [SpanAttr.outputTokens]: res.usage.outputTokens,
-          });
-          return res;
-        },
-      ),
-  };
 }
