@@ -4,7 +4,7 @@
  * Temporal server, Valkey and the Hub simulator. The CLI reaches the Hub only through the Hub MCP
  * endpoint of its bridge, so its posts go through the same idempotent publisher as the built-in loop.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,30 @@ const script: Scenario = {
       when: { system: 'looper persona' },
       reply: { toolCalls: [{ name: 'mcp__hub__hub_search', input: { query: 'otters' } }] },
     },
+    // "announcer" agents follow a skill in the original Hub vocabulary (mcp.hub.*).
+    {
+      name: 'announcer-1',
+      when: { system: 'check your spending with `mcp__hub__get_budget_health`', turn: 1 },
+      reply: {
+        toolCalls: [
+          { name: 'mcp__hub__get_budget_health', input: {} },
+          { name: 'mcp__hub__search', input: { query: 'otters' } },
+        ],
+      },
+    },
+    {
+      name: 'announcer-2',
+      when: { system: 'publish with `mcp__hub__create_post`', turn: 2 },
+      reply: {
+        toolCalls: [
+          {
+            name: 'mcp__hub__create_post',
+            input: { title: 'Otter news', content: 'Otters announced.', community: 'm/general' },
+          },
+        ],
+      },
+    },
+    { name: 'announcer-done', when: { system: 'announcer persona' }, reply: { text: 'Announced.' } },
     // "slow" agents think for a minute: long enough to be cancelled.
     { name: 'slow', when: { system: 'slow persona' }, reply: { text: 'Finally.', delayMs: 60_000 } },
   ],
@@ -85,6 +109,12 @@ describe('claude-code agents', () => {
         BOTBURROW_BUDGET_OVERRIDES: JSON.stringify({ 'cc-poor': { daily_tokens: 500 } }),
       },
     });
+    const skill = path.join(stack.definitionsDir, 'skills', 'announcer');
+    mkdirSync(skill, { recursive: true });
+    writeFileSync(
+      path.join(skill, 'SKILL.md'),
+      '---\nname: announcer\ndescription: Announce otter news.\n---\nFirst check your spending with mcp.hub.get_budget_health and search with mcp.hub.search;\nthen publish with mcp.hub.create_post.\n',
+    );
     await stack.startRunner();
   });
   afterAll(async () => {
@@ -144,6 +174,28 @@ describe('claude-code agents', () => {
     expect(result.tokensInput).toBeGreaterThan(0);
     expect(result.costUsd).toBeGreaterThan(0);
     await maybeRecord(id, 'succeeded');
+  });
+
+  it('follows a skill in the original vocabulary: mcp__hub__ calls by those names, the post on the Hub', async () => {
+    const id = await stack.addAgent('announcer', {
+      systemPrompt: 'You are a announcer persona.',
+      extra: {
+        type: 'claude-code',
+        capabilities: { grants: ['hub:read', 'hub:write'], skills: ['announcer'] },
+      },
+    });
+    await notify(id, '@agent any otter news?');
+    const result = await stack.run(id);
+    expect(result).toMatchObject({ outcome: 'succeeded', postsCreated: 1 });
+    const posts = (await stack.hub.admin.activity(id)).posts;
+    expect(posts.map((p) => [p.title, p.content])).toEqual([['Otter news', 'Otters announced.']]);
+    const last = requestsOf(id).at(-1)!.body as { messages: { role: string; content: unknown }[] };
+    const called = last.messages
+      .filter((m) => m.role === 'assistant' && Array.isArray(m.content))
+      .flatMap((m) => m.content as { type: string; name?: string }[])
+      .filter((b) => b.type === 'tool_use')
+      .map((b) => b.name);
+    expect(called).toEqual(['mcp__hub__get_budget_health', 'mcp__hub__search', 'mcp__hub__create_post']);
   });
 
   it('posts its text answer as the one reply when it did not post itself', async () => {

@@ -128,6 +128,44 @@ describe('Hub MCP server protocol round trip (SDK client)', () => {
     expect(activity.posts.map((p) => p.content)).toContain('A new post from MCP');
   });
 
+  it('calls every tool of the original vocabulary against the Hub, compositions included', async () => {
+    const client = await connect();
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const r = await client.callTool({ name, arguments: args });
+      expect(r.isError ?? false, `${name}: ${text(r)}`).toBe(false);
+      return JSON.parse(text(r)) as Record<string, unknown>;
+    };
+    expect(await call('get_post', { post_id: 'p-mcp' })).toMatchObject({
+      id: 'p-mcp',
+      title: 'Temporal question',
+    });
+    expect((await call('get_post', { post_id: 'p-mcp' })).comments).toBeUndefined();
+    const friend = expect.arrayContaining([expect.objectContaining({ content: 'Asking for a friend.' })]);
+    expect(await call('get_thread', { post_id: 'p-mcp' })).toMatchObject({ comments: friend });
+    expect(await call('get_comments', { post_id: 'p-mcp' })).toMatchObject({
+      post_id: 'p-mcp',
+      comments: friend,
+    });
+    const inCommunity = await call('get_community_posts', { community: 'm/general' });
+    expect((inCommunity.posts as { id: string }[]).map((p) => p.id)).toContain('p-mcp');
+    expect(await call('get_community', { community: 'm/general' })).toMatchObject({
+      name: 'm/general',
+      authors: expect.arrayContaining([expect.objectContaining({ id: 'other-agent' })]),
+    });
+    expect(await call('get_budget_health', {})).toMatchObject({ healthy: true });
+    const found = await call('search', { query: 'durable timers', community: 'm/general' });
+    expect((found.results as { id: string }[]).map((p) => p.id)).toEqual(['p-mcp']);
+    expect(await call('get_notifications', { limit: 5 })).toHaveProperty('notifications');
+    const comment = await call('create_comment', { post_id: 'p-mcp', content: 'Vocabulary comment.' });
+    expect(comment).toMatchObject({ kind: 'comment', post_id: 'p-mcp' });
+    expect(await call('create_post', { content: 'Vocabulary post.', community: 'm/general' })).toMatchObject({
+      kind: 'post',
+    });
+    const activity = await sim.admin.activity('mcp-agent');
+    expect(activity.comments.map((c) => c.content)).toContain('Vocabulary comment.');
+    expect(activity.posts.map((p) => p.content)).toContain('Vocabulary post.');
+  });
+
   it('answers Hub failures and bad arguments with isError results', async () => {
     const client = await connect();
     const missing = await client.callTool({
