@@ -1,6 +1,6 @@
 /**
- * What a claude-code activation costs beyond the model's own time: the real `claude` CLI in the
- * real sandbox behind the run's bridge (Hub MCP endpoint, metering model proxy), on a real Temporal
+ * What a claude-code activation (or, with `--type`, an opencode or aider one) costs beyond the
+ * model's own time: the real CLI in the real sandbox behind the run's bridge (Hub MCP endpoint, metering model proxy), on a real Temporal
  * dev server, Valkey, the Hub simulator and the scripted model server answering instantly.
  *
  * Each run is one mention answered in text (one model call; the workflow posts the reply). From the
@@ -11,7 +11,7 @@
  *   overhead     cli run minus model: process start, sandbox, MCP start, the CLI's own work
  *   to first call  activity start to the CLI's first model request (process, sandbox, MCP start)
  *
- *   npx tsx bench/claude-code.ts [--runs 20]
+ *   npx tsx bench/claude-code.ts [--runs 20] [--type claude-code|opencode|aider]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +26,7 @@ import { createModelServer } from '../dev/model-server/server';
 import type { Scenario } from '../dev/model-server/scenario';
 import { startTemporal, startValkey } from '../dev/services';
 import { loadSettings } from '../lib/config';
+import { CLI_AGENT_TYPES } from '../lib/definitions';
 import type { ActivationInput, ActivationResult } from '../lib/contract';
 import { ACTIVATION_WORKFLOW, activationWorkflowId, TaskQueue } from '../lib/contract';
 import { HubClient } from '../lib/hub/client';
@@ -33,8 +34,14 @@ import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { createRunner } from '../workers/runner-app';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '20' }, type: { type: 'string', default: 'claude-code' } },
+});
 const RUNS = Number(values.runs);
+const TYPE = values.type;
+if (!(CLI_AGENT_TYPES as readonly string[]).includes(TYPE)) {
+  throw new Error(`--type: expected one of ${CLI_AGENT_TYPES.join(', ')}, got ${TYPE}`);
+}
 
 const script: Scenario = {
   name: 'bench-claude-code',
@@ -93,13 +100,13 @@ async function main(): Promise<void> {
   try {
     for (let i = -2; i < RUNS; i++) {
       // Two warm-up runs (the CLI's first start reads its package from disk), uncounted.
-      const id = `cc-bench-${i + 2}`;
+      const id = `${TYPE}-bench-${i + 2}`;
       writeAgentDefinition(defsDir, id, {
-        config: { type: 'claude-code' },
+        config: { type: TYPE },
         systemPrompt: `You are ${id}, a benchmark persona.`,
       });
       await hubClient.registerAgents('bench', [
-        { name: id, display_name: id, description: 'bench', type: 'claude-code', config_hash: id },
+        { name: id, display_name: id, description: 'bench', type: TYPE, config_hash: id },
       ]);
       await hub.admin.injectNotification({
         agent_id: id,
@@ -156,7 +163,7 @@ async function main(): Promise<void> {
       toFirst.push(Math.min(...calls.map((r) => Date.parse(r.receivedAt))) - from);
     }
     console.log(
-      `claude-code activations: ${RUNS} runs, one mention each, instant model, ${os.cpus().length} cores`,
+      `${TYPE} activations: ${RUNS} runs, one mention each, instant model, ${os.cpus().length} cores`,
     );
     console.log(row('activation', times.activation));
     console.log(row('cli run', times.cli));

@@ -180,6 +180,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     sessionTools: (sessionId) => readSessionTools(redis, keys, sessionId),
     sandbox,
     executors: o.executors ?? cliExecutors(),
+    models,
     settings: {
       priceTable: settings.priceTable,
       unknownModelPrice: settings.unknownModelPrice,

@@ -2,8 +2,10 @@
  * The aider executor: the real `aider` CLI (PyPI `aider-chat`, pinned in package.json "cliTools"
  * and installed by scripts/provision.sh and the image into the virtual environment `.tools/aider`)
  * run headless in the agent's workspace, inside the sandbox with its network off. Its only network
- * is the run's model proxy (bridge.ts), as the Anthropic API base of litellm, which aider calls
- * the model through.
+ * is the run's model proxy (bridge.ts), the API base of litellm, which aider calls the model
+ * through: litellm's `anthropic/<model>` (Messages API) for an anthropic brain, `openai/<model>`
+ * (Chat Completions) for openai, google and local brains; the proxy forwards to the brain's route
+ * under the runner's allow-lists (cli-activity.ts).
  *
  * No MCP: aider has no MCP client, so an aider agent gets neither the Hub MCP tools nor the
  * session's MCP tools. It answers in text, and the workflow posts that text as the one reply, as
@@ -28,9 +30,9 @@
  *   model proxy refusing call maxTurns + 1 (TURN_LIMIT_REFUSAL), reported as `iteration_cap`,
  *   like its own stop.
  * - It retries connection errors, 429 and 5xx with doubling pauses (0.25 s up to 32 s, about a
- *   minute in all); a 400, 401 or 404 ends the message at once. litellm maps Anthropic's 403
- *   `permission_error` (the proxy's refusals: turn limit, budget) to APIConnectionError, which
- *   aider would retry for that minute: the executor ends the run at the first such line.
+ *   minute in all); a 400, 401 or 404 ends the message at once. litellm maps the 403 of the
+ *   proxy's refusals (turn limit, budget) to APIConnectionError (Anthropic) or APIError (OpenAI),
+ *   which aider would retry for that minute: the executor ends the run at the first such line.
  * - Its own system prompt (edit-format rules) stays; the persona and skills go before it as the
  *   model's `system_prompt_prefix` in a `--model-settings-file`. Context window and output limit
  *   come from a `--model-metadata-file`, so no model id needs to be known to it.
@@ -41,7 +43,7 @@
  * - Reads: `.aider.conf.yml`, `.env`, `.aider.model.settings.yml` and `.aider.model.metadata.json`
  *   in HOME, the git root and the working folder, which cannot be switched off; every setting
  *   that matters is on the command line, which wins, and the endpoint and key are `--set-env` and
- *   `--anthropic-api-key`, applied after any `.env` is loaded.
+ *   `--<provider>-api-key`, applied after any `.env` is loaded.
  * - Reaches at start, unless told not to: pypi.org (update check: `--no-check-update`), PostHog
  *   (analytics: `--no-analytics`), GitHub for litellm's model price list, twice: litellm at import
  *   (LITELLM_LOCAL_MODEL_COST_MAP uses the copy it ships) and aider's own cache in `~/.aider/caches`
@@ -60,7 +62,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_DIR } from '../tools/servers';
 import { runCliProcess } from './process';
-import { TURN_LIMIT_REFUSAL } from './types';
+import { BUDGET_REFUSAL, TURN_LIMIT_REFUSAL } from './types';
 import type { CliExecutor, CliRunContext, CliRunSummary } from './types';
 
 /** The virtual environment scripts/provision.sh (and the image) installs aider-chat into. */
@@ -75,6 +77,7 @@ const ERROR_LINE = /^(?:litellm\.)?[A-Za-z]+(?:Error|Exception)\b.*$/;
 export function aiderExecutor(o: { venv?: string } = {}): CliExecutor {
   return {
     kind: 'aider',
+    providers: ['anthropic', 'openai', 'google', 'local'],
     locate() {
       const venv = o.venv ?? process.env.AIDER_PATH ?? VENV_DIR;
       return locateAider(venv);
@@ -114,12 +117,21 @@ export function aiderFiles(home: string) {
   };
 }
 
-/** aider's name of the agent's model: litellm's provider prefix. */
-export const aiderModel = (model: string): string => `anthropic/${model}`;
+/** litellm's provider of a brain: its own for anthropic, the OpenAI-compatible one for the rest. */
+const litellmProvider = (ctx: Pick<CliRunContext, 'provider'>): 'anthropic' | 'openai' =>
+  ctx.provider === 'anthropic' ? 'anthropic' : 'openai';
 
-/** The model settings file: the persona first in the system prompt, no repo map, no temperature. */
-export function aiderModelSettings(ctx: Pick<CliRunContext, 'def' | 'model' | 'systemPrompt'>): unknown[] {
-  const model = aiderModel(ctx.model);
+/** aider's name of the agent's model: litellm's provider prefix. */
+export const aiderModel = (ctx: Pick<CliRunContext, 'provider' | 'model'>): string =>
+  `${litellmProvider(ctx)}/${ctx.model}`;
+
+/** The model settings file: the persona first in the system prompt, no repo map, the brain's limits. */
+export function aiderModelSettings(
+  ctx: Pick<CliRunContext, 'def' | 'provider' | 'model' | 'systemPrompt'>,
+): unknown[] {
+  const model = aiderModel(ctx);
+  const brain = ctx.def.config.brain;
+  const maxTokens = brain.max_tokens ?? 4096;
   return [
     {
       name: model,
@@ -127,35 +139,40 @@ export function aiderModelSettings(ctx: Pick<CliRunContext, 'def' | 'model' | 's
       weak_model_name: model,
       editor_model_name: model,
       use_repo_map: false,
-      // Messages API version 2026-10-21 refuses temperature; the built-in loop does not send it either.
-      use_temperature: false,
+      // As the built-in loop: Messages API version 2026-10-21 refuses temperature; the others get it.
+      use_temperature: ctx.provider === 'anthropic' ? false : brain.temperature,
       system_prompt_prefix: ctx.systemPrompt,
-      extra_params: { max_tokens: ctx.def.config.brain.max_tokens ?? 4096 },
+      // OpenAI's own API refuses max_tokens for newer models; compatible servers know max_tokens.
+      extra_params:
+        ctx.provider === 'openai' ? { max_completion_tokens: maxTokens } : { max_tokens: maxTokens },
     },
   ];
 }
 
 /** The model metadata file: limits for any model id, so aider looks nothing up. */
-export function aiderModelMetadata(ctx: Pick<CliRunContext, 'def' | 'model'>): Record<string, unknown> {
+export function aiderModelMetadata(
+  ctx: Pick<CliRunContext, 'def' | 'provider' | 'model'>,
+): Record<string, unknown> {
   return {
-    [aiderModel(ctx.model)]: {
+    [aiderModel(ctx)]: {
       max_input_tokens: 200_000,
       max_output_tokens: ctx.def.config.brain.max_tokens ?? 4096,
       // The run is priced from the model proxy's meter with the runner's table, not by aider.
       input_cost_per_token: 0,
       output_cost_per_token: 0,
-      litellm_provider: 'anthropic',
+      litellm_provider: litellmProvider(ctx),
       mode: 'chat',
     },
   };
 }
 
 export function aiderArgs(
-  ctx: Pick<CliRunContext, 'model' | 'modelUrl' | 'modelKey' | 'timeoutMs'>,
+  ctx: Pick<CliRunContext, 'provider' | 'model' | 'modelUrl' | 'modelKey' | 'timeoutMs'>,
   home: string,
 ): string[] {
   const f = aiderFiles(home);
-  const model = aiderModel(ctx.model);
+  const model = aiderModel(ctx);
+  const via = litellmProvider(ctx);
   return [
     '-m',
     'aider',
@@ -174,10 +191,10 @@ export function aiderArgs(
     f.metadata,
     '--no-show-model-warnings',
     '--no-check-model-accepts-settings',
-    '--anthropic-api-key',
+    `--${via}-api-key`,
     ctx.modelKey,
     '--set-env',
-    `ANTHROPIC_API_BASE=${ctx.modelUrl}`,
+    `${via.toUpperCase()}_API_BASE=${ctx.modelUrl}`,
     '--timeout',
     String(Math.max(30, Math.ceil(ctx.timeoutMs / 1000))),
     '--no-git',
@@ -313,7 +330,8 @@ async function runAider(ctx: CliRunContext, python: string): Promise<CliRunSumma
       ctx.onProgress({ turn: summary.turns });
     }
     // A refusal is final (see above): no minute of retries.
-    return ERROR_LINE.test(line) && line.includes('permission_error') ? 'stop' : undefined;
+    const refused = [TURN_LIMIT_REFUSAL, BUDGET_REFUSAL, 'permission_error'].some((r) => line.includes(r));
+    return refused && ERROR_LINE.test(line) ? 'stop' : undefined;
   };
 
   const exit = await runCliProcess(boxed, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, onLine });

@@ -3,8 +3,10 @@
  * the runner that holds the agent's session. It builds the task like the built-in loop does,
  * reserves the run's worst case, serves the CLI its only network (model proxy, Hub MCP, the
  * session's MCP tools: bridge.ts) and runs the executor in the sandbox, heartbeating its progress.
- * The run settles from the model proxy's meter (the provider's own usage); the CLI's events go to
- * the transcript store and history gets a summary.
+ * The model proxy forwards to the brain's route under the runner's allow-lists (providers.ts
+ * `upstream`: endpoint, key variable, `api_base`), for the providers the executor speaks. The run
+ * settles from the proxy's meter (the provider's own usage); the CLI's events go to the transcript
+ * store and history gets a summary.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -24,13 +26,14 @@ import { MAX_TEXT_IN_HISTORY } from '../activation/types';
 import type { Sandbox } from '../sandbox';
 import type { SessionHost } from '../session';
 import type { ToolSpec } from '../model';
+import type { ModelProvider, ModelProviders } from '../models/providers';
 import type { BridgeHandler } from './bridge';
 import { openBridge } from './bridge';
 import { createHubMcpEndpoint } from './hub-mcp';
 import { createModelProxy } from './model-proxy';
 import { cliSessionTools, createSessionMcpEndpoint } from './session-mcp';
 import type { CliExecutor } from './types';
-import { BRIDGE_PORTS, CliCancelled, TURN_LIMIT_REFUSAL } from './types';
+import { BRIDGE_PORTS, BUDGET_REFUSAL, CliCancelled, TURN_LIMIT_REFUSAL } from './types';
 
 export type CliActivityDeps = Pick<
   ActivationDeps,
@@ -53,6 +56,8 @@ export type CliActivityDeps = Pick<
   sessionTools: (sessionId: string) => Promise<ToolSpec[]>;
   sandbox: Sandbox;
   executors: Record<string, CliExecutor>;
+  /** The runner's model routes (allow-lists, endpoints, keys); without it, the Anthropic settings below. */
+  models?: Pick<ModelProviders, 'upstream'>;
   settings: {
     priceTable: PriceTable;
     /** Price of a model no table knows (`BOTBURROW_UNKNOWN_MODEL_PRICE`). */
@@ -63,10 +68,10 @@ export type CliActivityDeps = Pick<
   };
 };
 
-/** CLI executors speak the Messages API (only anthropic brains reach them): Anthropic prices. */
-function priceOptions(settings: { unknownModelPrice?: Price }): PriceOptions {
+/** Prices of the brain's provider. */
+function priceOptions(provider: ModelProvider, settings: { unknownModelPrice?: Price }): PriceOptions {
   return {
-    provider: 'anthropic',
+    provider,
     ...(settings.unknownModelPrice !== undefined && { unknown: settings.unknownModelPrice }),
   };
 }
@@ -126,13 +131,27 @@ export function createCliActivities(deps: CliActivityDeps) {
           nonRetryable: true,
         });
       }
-      if (def.config.brain.provider !== 'anthropic') {
+      const brain = def.config.brain;
+      const provider = brain.provider;
+      const speaks = executor!.providers ?? ['anthropic'];
+      if (!speaks.includes(provider)) {
         throw ApplicationFailure.create({
           type: FailureType.definition,
-          message: `agent ${def.id}: brain.provider: ${input.executor} speaks only the Anthropic API, got '${def.config.brain.provider}'`,
+          message:
+            speaks.length === 1 && speaks[0] === 'anthropic'
+              ? `agent ${def.id}: brain.provider: ${input.executor} speaks only the Anthropic API, got '${provider}'`
+              : `agent ${def.id}: brain.provider: ${input.executor} speaks ${speaks.join(', ')}, got '${provider}'`,
           nonRetryable: true,
         });
       }
+      // The brain's route under the runner's allow-lists (refused: a non-retryable failure naming why).
+      const upstream = deps.models
+        ? deps.models.upstream({
+            provider,
+            ...(brain.api_base !== undefined && { apiBase: brain.api_base }),
+            ...(brain.api_key_env !== undefined && { apiKeyEnv: brain.api_key_env }),
+          })
+        : { baseUrl: settings.anthropicBaseUrl ?? DEFAULT_ANTHROPIC_URL, key: settings.anthropicApiKey };
       const workspace = deps.sessions.workspaceDir?.(input.sessionId);
       if (!workspace) {
         throw ApplicationFailure.create({
@@ -166,7 +185,7 @@ export function createCliActivities(deps: CliActivityDeps) {
         model,
         { inputTokens: worstInput, outputTokens: turns * maxTokens },
         settings.priceTable,
-        priceOptions(settings),
+        priceOptions(provider, settings),
       );
       const reservationId = `${input.reservationId}:${ctx.info.attempt}`;
       const reserved = await deps.budget.reserve(def.id, {
@@ -178,15 +197,14 @@ export function createCliActivities(deps: CliActivityDeps) {
 
       let spent = { tokens: 0, costUsd: 0 };
       const proxy = createModelProxy({
-        upstream: settings.anthropicBaseUrl ?? DEFAULT_ANTHROPIC_URL,
-        apiKey: settings.anthropicApiKey ?? 'unset',
-        auth: 'x-api-key',
+        upstream: upstream.baseUrl,
+        // A keyless local server still gets a placeholder, as the built-in loop's client sends.
+        apiKey: upstream.key ?? (provider === 'local' ? 'no-key' : 'unset'),
+        auth: provider === 'anthropic' ? 'x-api-key' : 'bearer',
         admit: (used) => {
           if (used.calls >= input.maxTurns) return `${TURN_LIMIT_REFUSAL} (${input.maxTurns} model calls)`;
-          const c = costUsd(model, used, settings.priceTable, priceOptions(settings));
-          return c > worstCost
-            ? `the run's budget reservation of $${worstCost.toFixed(4)} is spent`
-            : undefined;
+          const c = costUsd(model, used, settings.priceTable, priceOptions(provider, settings));
+          return c > worstCost ? `${BUDGET_REFUSAL} of $${worstCost.toFixed(4)} is spent` : undefined;
         },
       });
       const hubMcp = createHubMcpEndpoint({
@@ -223,6 +241,7 @@ export function createCliActivities(deps: CliActivityDeps) {
             def,
             systemPrompt,
             task: opening.text,
+            provider,
             model,
             workspace,
             sandbox: deps.sandbox,
@@ -254,7 +273,7 @@ export function createCliActivities(deps: CliActivityDeps) {
           metered.inputTokens + metered.outputTokens > 0
             ? { inputTokens: metered.inputTokens, outputTokens: metered.outputTokens }
             : { inputTokens: summary.inputTokens, outputTokens: summary.outputTokens };
-        const cost = costUsd(model, usage, settings.priceTable, priceOptions(settings));
+        const cost = costUsd(model, usage, settings.priceTable, priceOptions(provider, settings));
         spent = { tokens: usage.inputTokens + usage.outputTokens, costUsd: cost };
         await deps.conversations.saveCliTranscript(input.conversationId, {
           executor: input.executor,
@@ -289,7 +308,7 @@ export function createCliActivities(deps: CliActivityDeps) {
         const metered = proxy.usage();
         spent = {
           tokens: metered.inputTokens + metered.outputTokens,
-          costUsd: costUsd(model, metered, settings.priceTable, priceOptions(settings)),
+          costUsd: costUsd(model, metered, settings.priceTable, priceOptions(provider, settings)),
         };
         // Temporal reports the activity as cancelled only for a CancelledFailure.
         if (err instanceof CliCancelled) throw new CancelledFailure(err.message);

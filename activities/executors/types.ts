@@ -5,6 +5,7 @@
  */
 import type { AgentDefinition } from '../../lib/definitions';
 import type { Logger } from '../../lib/logger';
+import type { ModelProvider } from '../../lib/pricing';
 import type { Sandbox } from '../sandbox';
 import type { Bridge } from './bridge';
 
@@ -17,6 +18,8 @@ export interface CliRunContext {
   systemPrompt: string;
   /** The notification or the exploration feed, as the CLI's prompt. */
   task: string;
+  /** The brain's provider (one of the executor's `providers`): the protocol behind `modelUrl`. */
+  provider: ModelProvider;
   model: string;
   /** The session's workspace, the CLI's working folder and the only writable place. */
   workspace: string;
@@ -54,6 +57,8 @@ export interface CliRunSummary {
 
 export interface CliExecutor {
   readonly kind: string;
+  /** The brain providers whose API the CLI speaks through the model proxy (default: anthropic). */
+  readonly providers?: readonly ModelProvider[];
   /** Where the CLI is, or why it cannot run on this runner. */
   locate(): { path: string } | { missing: string };
   run(ctx: CliRunContext, path: string): Promise<CliRunSummary>;
@@ -64,6 +69,9 @@ export interface CliExecutor {
  * limit is only a hint to the model, like opencode's); an executor reports it as `iteration_cap`.
  */
 export const TURN_LIMIT_REFUSAL = "the run's turn limit is reached";
+
+/** What the model proxy answers once the run's budget reservation is spent. */
+export const BUDGET_REFUSAL = "the run's budget reservation";
 
 /** The run was cancelled and its process group stopped. */
 export class CliCancelled extends Error {

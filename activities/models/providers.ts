@@ -4,7 +4,8 @@
  * `api_base` must be on the host allow-list (`BOTBURROW_MODEL_API_HOSTS`; https, plain http only on
  * loopback or on hosts listed as `http://host`), and the runner's own base URL per provider (`ANTHROPIC_BASE_URL`, `OPENAI_BASE_URL`,
  * `GEMINI_BASE_URL`) wins over the definition's. A definition carries only the NAME of a key
- * variable; keys are read on the runner and never leave this module except into the SDK clients.
+ * variable; keys are read on the runner and never leave this module except into the SDK clients
+ * and the CLI executors' model proxy (`upstream`).
  */
 import type { ApplicationFailure } from '@temporalio/common';
 import type { ModelProvider } from '../../lib/pricing';
@@ -141,6 +142,29 @@ export class ModelProviders {
       this.embedders.set(cacheKey, e);
     }
     return e;
+  }
+
+  /**
+   * The endpoint and key of `route` for the CLI executors' model proxy, which puts the key on each
+   * request it forwards (the CLI in its sandbox only ever holds a placeholder). The same checks as
+   * `resolve`; `key` is undefined only for a keyless local server.
+   *
+   * @throws ApplicationFailure `LlmNonRetryableError`, as `resolve`.
+   */
+  upstream(route: BrainRoute): { baseUrl: string; key: string | undefined; keyEnv: string | null } {
+    const { baseUrl, keyEnv } = this.route(route);
+    if (keyEnv === null) return { baseUrl, key: undefined, keyEnv };
+    const key = this.keys[keyEnv];
+    if (key === undefined || key === '') {
+      throw nonRetryable(
+        `brain.api_key_env ${keyEnv} is not set on this runner (provider ${route.provider})`,
+        {
+          provider: route.provider,
+          variable: keyEnv,
+        },
+      );
+    }
+    return { baseUrl, key, keyEnv };
   }
 
   /**

@@ -16,6 +16,8 @@ import type { ActivationStack } from '../support/stack';
 import { startStack } from '../support/stack';
 
 const POST_ID = 'p-otters';
+/** The model server checks keys: a run that gets answers proves the proxy put the runner's key on. */
+const KEYS = { anthropic: 'test-key', openai: 'sk-openai-aider-test' };
 
 /** An edit whose SEARCH text is not in the file: aider sends the error back and asks again. */
 const FAILING_EDIT = [
@@ -76,7 +78,8 @@ describe('aider agents', () => {
         agents: [],
         posts: [{ id: POST_ID, author: { id: 'alice', name: 'Alice' }, content: 'What do otters eat?' }],
       },
-      env: { BOTBURROW_WORKSPACE_ROOT: workspaceRoot },
+      modelApiKeys: Object.values(KEYS),
+      env: { BOTBURROW_WORKSPACE_ROOT: workspaceRoot, OPENAI_API_KEY: KEYS.openai },
     });
     await stack.startRunner();
   });
@@ -94,16 +97,15 @@ describe('aider agents', () => {
     });
     return n.id;
   }
-  const aider = (persona: string, o: { maxIterations?: number } = {}) =>
+  const aider = (persona: string, o: { maxIterations?: number; brain?: Record<string, unknown> } = {}) =>
     stack.addAgent(`ai-${persona}`, {
-      ...o,
+      ...(o.maxIterations !== undefined && { maxIterations: o.maxIterations }),
       systemPrompt: `You are a ${persona} persona.`,
-      extra: { type: 'aider' },
+      extra: { type: 'aider', ...(o.brain && { brain: { max_tokens: 1000, ...o.brain } }) },
     });
+  // The agent's id is in its system prompt: the Messages `system` field, or a Chat Completions message.
   const requestsOf = (agentId: string) =>
-    stack.model
-      .requests()
-      .filter((r) => JSON.stringify((r.body as { system?: unknown }).system ?? '').includes(agentId));
+    stack.model.requests().filter((r) => JSON.stringify(r.body).includes(agentId));
   const isRead = async (agentId: string, id: string) =>
     (await stack.hub.admin.notifications(agentId)).find((n) => n.id === id)?.read;
   const commentsOf = async (agentId: string) =>
@@ -138,21 +140,35 @@ describe('aider agents', () => {
     expect(body.temperature).toBeUndefined();
     expect(body.max_tokens).toBe(1000);
     expect(body.model).toBe('claude-sonnet-4');
-    expect(calls[0]!.headers['x-api-key']).not.toBe('botburrow-proxy-placeholder');
+    expect(calls[0]!.path).toBe('/v1/messages');
+    expect(calls[0]!.headers['user-agent']).toMatch(/litellm|anthropic|python/i);
     // Usage comes from the model server's answer through the meter, priced by the runner's table.
     expect(result.tokensInput).toBeGreaterThan(0);
     expect(result.tokensOutput).toBeGreaterThan(0);
     expect(result.costUsd).toBeGreaterThan(0);
   });
 
-  it('stops at the turn limit: the model proxy refuses the call past it (iteration_cap)', async () => {
-    const id = await aider('editor', { maxIterations: 2 });
+  it('an openai brain (Chat Completions through the proxy) stops at the turn limit: iteration_cap', async () => {
+    const id = await aider('editor', {
+      maxIterations: 2,
+      // Routed under the runner's allow-lists: a loopback api_base and an allowed key variable.
+      brain: {
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        api_base: `${stack.model.url}/v1`,
+        api_key_env: 'OPENAI_API_KEY',
+      },
+    });
     const nid = await notify(id);
     const result = await stack.run(id);
     expect(result.outcome).toBe('iteration_cap');
     // aider would reflect three times on its own; the proxy let only two calls through.
     const calls = requestsOf(id);
-    expect(calls).toHaveLength(2);
+    expect(calls.map((c) => [c.path, c.status])).toEqual([
+      ['/v1/chat/completions', 200],
+      ['/v1/chat/completions', 200],
+    ]);
+    expect((calls[0]!.body as { model?: string }).model).toBe('gpt-4o-mini');
     expect(JSON.stringify(calls[1]!.body)).toMatch(/SearchReplaceNoExactMatch/);
     expect(result.iterations).toBe(2);
     expect(result.tokensInput).toBeGreaterThan(0);

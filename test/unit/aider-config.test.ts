@@ -23,10 +23,11 @@ function definition(yaml = 'capabilities:\n  grants: [hub:read]\n'): AgentDefini
   return { id: 'coder-one', config, systemPrompt: '', warnings: [], configHash: 'h' };
 }
 
-const context = (): CliRunContext =>
+const context = (o: { provider?: string } = {}): CliRunContext =>
   ({
     def: definition(),
     task: 'Reply to the mention.',
+    provider: o.provider ?? 'anthropic',
     systemPrompt: 'You are Otto.\n\n## Skills\n- otters',
     model: 'claude-sonnet-4-20250514',
     maxTurns: 7,
@@ -76,6 +77,16 @@ describe('aiderArgs and aiderEnv', () => {
     expect(args.join(' ')).not.toContain('Reply to the mention.');
   });
 
+  it('speaks Chat Completions for openai, google and local brains, through the same proxy', () => {
+    for (const provider of ['openai', 'google', 'local']) {
+      const args = aiderArgs(context({ provider }), HOME);
+      expect(after(args, '--model')).toBe('openai/claude-sonnet-4-20250514');
+      expect(after(args, '--set-env')).toBe('OPENAI_API_BASE=http://127.0.0.1:8701');
+      expect(after(args, '--openai-api-key')).toBe('placeholder');
+      expect(args).not.toContain('--anthropic-api-key');
+    }
+  });
+
   it('keeps every folder aider writes under the run home and its start-up fetches off', () => {
     const env = aiderEnv(HOME);
     for (const k of ['HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME']) {
@@ -97,6 +108,11 @@ describe('aider model files', () => {
         use_temperature: false,
         extra_params: { max_tokens: 2048 },
       }),
+    ]);
+    const openai = context({ provider: 'openai' });
+    openai.def.config.brain = { ...openai.def.config.brain, provider: 'openai', temperature: 0.3 };
+    expect(aiderModelSettings(openai)).toEqual([
+      expect.objectContaining({ use_temperature: 0.3, extra_params: { max_completion_tokens: 2048 } }),
     ]);
     expect(aiderModelMetadata(context())).toEqual({
       'anthropic/claude-sonnet-4-20250514': expect.objectContaining({
