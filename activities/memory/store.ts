@@ -75,10 +75,10 @@ return out
 `;
 
 const KEYWORD = `
-local prefix, k, threshold, qn = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local prefix, k, threshold, cap, qn = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local hits, info = {}, {}
 for i = 1, qn do
-  local list = redis.call('ZRANGE', prefix .. ARGV[4 + i], 0, -1, 'WITHSCORES')
+  local list = redis.call('ZREVRANGE', prefix .. ARGV[5 + i], 0, cap - 1, 'WITHSCORES')
   for j = 1, #list, 2 do
     local id = list[j]
     hits[id] = (hits[id] or 0) + 1
@@ -125,6 +125,13 @@ end
 return out
 `;
 
+/**
+ * Keyword retrieval reads at most this many of each word's newest items: a word found in thousands
+ * of items says little about relevance, and the script's cost stays bounded however large a
+ * memory grows.
+ */
+export const KEYWORD_SCAN = 2_000;
+
 type ScriptCall = (numKeys: number, ...rest: (string | number)[]) => Promise<unknown>;
 
 function script(redis: Redis, name: string, lua: string): ScriptCall {
@@ -140,9 +147,10 @@ export function encodeVector(v: Float32Array): string {
 
 export function decodeVector(s: string): Float32Array {
   const b = Buffer.from(s, 'base64');
-  const out = new Float32Array(b.byteLength / 4);
-  for (let i = 0; i < out.length; i++) out[i] = b.readFloatLE(i * 4);
-  return out;
+  // A copy into an aligned buffer of its own (Buffer.from may share a pool at any offset).
+  const bytes = new Uint8Array(b.byteLength - (b.byteLength % 4));
+  bytes.set(b.subarray(0, bytes.byteLength));
+  return new Float32Array(bytes.buffer);
 }
 
 /** `v` scaled to length 1 (cosine similarity is then a dot product); all zeros stays zero. */
@@ -158,9 +166,10 @@ export function normalize(v: ArrayLike<number>): Float32Array {
 interface AgentVectors {
   /** Highest sequence number mirrored so far. */
   maxSeq: number;
-  /** Lowest sequence number still in Valkey at the last sync (older entries were evicted). */
-  minSeq: number;
-  entries: Map<string, { seq: number; vec: Float32Array }>;
+  /** Mirrored items in sequence order (oldest first), as parallel arrays for a tight ranking loop. */
+  ids: string[];
+  seqs: number[];
+  vecs: Float32Array[];
   bytes: number;
 }
 
@@ -235,7 +244,10 @@ export class MemoryStore {
     return out;
   }
 
-  /** Items sharing words with `query`, by overlap (≥ `threshold`), then shared words, then newest. */
+  /**
+   * Items sharing words with `query`, by overlap (≥ `threshold`), then shared words, then newest;
+   * each word is looked up among its KEYWORD_SCAN newest items.
+   */
   async keyword(
     agentId: string,
     query: string,
@@ -250,6 +262,7 @@ export class MemoryStore {
       this.keys.memoryTermPrefix(agentId),
       limit,
       threshold,
+      KEYWORD_SCAN,
       words.length,
       ...words,
     )) as (string | null)[];
@@ -273,11 +286,13 @@ export class MemoryStore {
     const mirror = await this.syncVectors(agentId);
     const ranked: { id: string; seq: number; score: number }[] = [];
     const dim = query.length;
-    for (const [id, { seq, vec }] of mirror.entries) {
+    const { ids, seqs, vecs } = mirror;
+    for (let n = 0; n < vecs.length; n++) {
+      const vec = vecs[n]!;
       if (vec.length !== dim) continue;
       let dot = 0;
       for (let i = 0; i < dim; i++) dot += vec[i]! * query[i]!;
-      if (dot >= threshold) ranked.push({ id, seq, score: dot });
+      if (dot >= threshold) ranked.push({ id: ids[n]!, seq: seqs[n]!, score: dot });
     }
     ranked.sort((a, b) => b.score - a.score || b.seq - a.seq);
     const top = ranked.slice(0, limit);
@@ -310,8 +325,15 @@ export class MemoryStore {
   private async syncVectors(agentId: string): Promise<AgentVectors> {
     let mirror = this.mirrors.get(agentId);
     this.mirrors.delete(agentId);
-    mirror ??= { maxSeq: 0, minSeq: 0, entries: new Map(), bytes: 0 };
+    mirror ??= { maxSeq: 0, ids: [], seqs: [], vecs: [], bytes: 0 };
     this.mirrors.set(agentId, mirror);
+    const reset = (m: AgentVectors): void => {
+      m.ids = [];
+      m.seqs = [];
+      m.vecs = [];
+      m.bytes = 0;
+      m.maxSeq = 0;
+    };
     for (;;) {
       const r = (await this.sync_(
         2,
@@ -324,19 +346,19 @@ export class MemoryStore {
       const maxSeq = Number(r[1]);
       if (maxSeq < mirror.maxSeq) {
         // The memory was cleared and started again: mirror it afresh.
-        mirror.entries.clear();
-        mirror.bytes = 0;
-        mirror.maxSeq = 0;
+        reset(mirror);
         continue;
       }
-      if (minSeq > mirror.minSeq) {
-        for (const [id, e] of mirror.entries) {
-          if (e.seq < minSeq) {
-            mirror.entries.delete(id);
-            mirror.bytes -= e.vec.byteLength;
-          }
-        }
-        mirror.minSeq = minSeq;
+      // Evicted items are the oldest: drop them from the front.
+      let gone = 0;
+      while (gone < mirror.seqs.length && mirror.seqs[gone]! < minSeq) {
+        mirror.bytes -= mirror.vecs[gone]!.byteLength;
+        gone++;
+      }
+      if (gone > 0) {
+        mirror.ids.splice(0, gone);
+        mirror.seqs.splice(0, gone);
+        mirror.vecs.splice(0, gone);
       }
       const fetched = (r.length - 2) / 3;
       for (let i = 2; i < r.length; i += 3) {
@@ -344,7 +366,9 @@ export class MemoryStore {
         mirror.maxSeq = Math.max(mirror.maxSeq, seq);
         if (r[i + 2] === '') continue;
         const vec = decodeVector(r[i + 2]!);
-        mirror.entries.set(r[i]!, { seq, vec });
+        mirror.ids.push(r[i]!);
+        mirror.seqs.push(seq);
+        mirror.vecs.push(vec);
         mirror.bytes += vec.byteLength;
       }
       if (fetched < this.syncBatch) break;

@@ -164,5 +164,12 @@ export function parseAgentConfig(
   const problems = [...legacy.problems, ...(result.success ? [] : zodProblems(result.error, legacy.doc))];
   if (result.success) problems.push(...cliProblems(result.data));
   if (!result.success || problems.length > 0) fail(file, problems);
-  return { config: result.data, warnings: legacy.warnings };
+  const warnings = [...legacy.warnings];
+  const { type, memory } = result.data;
+  if (memory.enabled && type !== 'native' && type !== 'custom') {
+    warnings.push(
+      `memory.enabled: agent memory works in the built-in loop (types native and custom); type ${type} runs its own CLI and does not remember`,
+    );
+  }
+  return { config: result.data, warnings };
 }
