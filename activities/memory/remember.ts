@@ -4,6 +4,7 @@
  * (`projects_worked_on`), what it decided (`decisions_made`) and feedback on the agent's posts
  * (`feedback_received`). Pure: from the conversation's context and transcript to items.
  */
+import { hubToolOfCall } from '../../lib/hub-tools';
 import type { MemoryItem, MemoryKind } from '../../lib/memory';
 import { clipMemoryText } from '../../lib/memory';
 import { isNoResponse, notificationKind } from '../../lib/prompts';
@@ -22,9 +23,6 @@ export interface MemoryContext {
   };
   thread?: { id: string; title: string | null; community: string | null; authorId: string };
 }
-
-/** Tools that publish on the Hub, under every name they are offered by. */
-const POSTING_TOOLS = new Set(['hub_post', 'mcp_hub_hub_post', 'create_post', 'create_comment']);
 
 interface Published {
   postId?: string;
@@ -46,7 +44,9 @@ function published(turns: readonly Turn[]): Published[] {
   const out: Published[] = [];
   for (const t of turns) {
     for (const b of t.assistant) {
-      if (b.type !== 'tool_use' || !POSTING_TOOLS.has(b.name) || failed.has(b.id) || b.inputError) continue;
+      // Tools that publish, under every name the registry offers them by (create_post, hub_post, mcp_hub_…).
+      if (b.type !== 'tool_use' || !hubToolOfCall(b.name)?.posts || failed.has(b.id) || b.inputError)
+        continue;
       const content = str(b.input.content);
       if (content === undefined) continue;
       out.push({

@@ -48,8 +48,10 @@ describe('activationWorkflow replay', () => {
     expect(patchIds('activation-hub-mcp-post.json')).toEqual(['lean-history', 'hub-mcp-post-native']);
     expect(patchIds('activation-temporal-cancel.json')).toEqual(['lean-history', 'temporal-cancel-canceled']);
     expect(patchIds('activation-exploration-inbox.json')).toEqual(['lean-history', 'exploration-inbox']);
-    // Agent memory: the memory tools and the remembering step (agent-memory).
-    expect(patchIds('activation-memory.json')).toEqual(['lean-history', 'agent-memory']);
+    // Agent memory: the memory tools and the remembering step (agent-memory), recorded before the
+    // Hub tool registry and after it.
+    expect(patchIds('activation-memory-before-hub-registry.json')).toEqual(['lean-history', 'agent-memory']);
+    expect(patchIds('activation-memory.json')).toEqual(['lean-history', 'hub-tool-registry', 'agent-memory']);
     // Tools routed by the conversation's own list (the Hub tool registry), natively and via MCP.
     for (const f of ['activation-hub-vocabulary-native.json', 'activation-hub-vocabulary-mcp.json']) {
       expect(patchIds(f), f).toEqual(['lean-history', 'hub-tool-registry']);
