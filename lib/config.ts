@@ -449,6 +449,18 @@ export const SETTINGS = {
     '/tmp/botburrow-workspaces',
     'per-activation workspaces',
   ),
+  buildId: setting(
+    'BOTBURROW_BUILD_ID',
+    str,
+    undefined,
+    'worker deployment version of this runner (the image tag); set: activations are pinned to the version they started on',
+  ),
+  deploymentName: setting(
+    'BOTBURROW_DEPLOYMENT_NAME',
+    str,
+    'botburrow-runner',
+    'Temporal worker deployment the runners register their BOTBURROW_BUILD_ID under',
+  ),
   workflowBundlePath: setting(
     'BOTBURROW_WORKFLOW_BUNDLE',
     str,

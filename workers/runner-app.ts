@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import type { WorkflowBundleOption } from '@temporalio/worker';
+import type { WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { RunDefinitions, createActivationActivities, createPublisher } from '../activities/activation';
 import { cliExecutors, createCliActivities } from '../activities/executors';
@@ -211,6 +211,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     // Cancels reach a heartbeating activity within ~2 s instead of 0.8 × its heartbeat timeout.
     maxHeartbeatThrottleInterval: '2 seconds',
     dataConverter: dataConverter(settings),
+    ...deploymentOptions(settings),
   } as const;
   logCodecState(settings, log);
   const tracing = o.tracing ?? TRACING_OFF;
@@ -259,7 +260,15 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     },
     async run() {
       running = true;
-      log.info({ queues, ownQueue, mode: settings.runnerMode }, 'runner started');
+      log.info(
+        {
+          queues,
+          ownQueue,
+          mode: settings.runnerMode,
+          deployment: settings.buildId ? `${settings.deploymentName}:${settings.buildId}` : 'unversioned',
+        },
+        'runner started',
+      );
       try {
         await Promise.all(workers.map((w) => w.run()));
       } finally {
@@ -297,6 +306,22 @@ function modelProviders(
     },
     keys,
   );
+}
+
+/**
+ * With BOTBURROW_BUILD_ID every worker of the runner registers that worker deployment version, and
+ * activations stay on the version they started on (PINNED): a new version takes only new runs,
+ * the old one drains. Without it the runner is unversioned (local run, tests).
+ */
+function deploymentOptions(settings: Settings): Pick<WorkerOptions, 'workerDeploymentOptions'> {
+  if (settings.buildId === undefined) return {};
+  return {
+    workerDeploymentOptions: {
+      version: { deploymentName: settings.deploymentName, buildId: settings.buildId },
+      useWorkerVersioning: true,
+      defaultVersioningBehavior: 'PINNED',
+    },
+  };
 }
 
 function temporalOptions(settings: Settings): Parameters<typeof NativeConnection.connect>[0] {
