@@ -115,6 +115,12 @@ const DEFAULT_ANTHROPIC_URL = 'https://api.anthropic.com';
 /** Each turn of a CLI re-sends the conversation; this is what a turn's tool results add, at worst. */
 const TURN_GROWTH_TOKENS = 2_000;
 
+/** How each CLI executor with an MCP client names the Hub MCP server's tools. */
+const HUB_TOOL_NAMING: Partial<Record<string, 'claude-code' | 'opencode'>> = {
+  'claude-code': 'claude-code',
+  opencode: 'opencode',
+};
+
 export function createCliActivities(deps: CliActivityDeps) {
   const { metrics, settings } = deps;
 
@@ -163,16 +169,19 @@ export function createCliActivities(deps: CliActivityDeps) {
       const paused = await deps.pause.isPaused(def.id);
       if (paused.paused) return { kind: 'paused', reason: paused.reason ?? 'paused by an operator' };
 
-      const naming = input.executor === 'opencode' ? 'opencode' : 'claude-code';
+      // How the CLI names the Hub MCP tools; a CLI without MCP (aider) is given none, and its
+      // prompt names none.
+      const naming = HUB_TOOL_NAMING[input.executor];
       const hubTools = hubToolsFor(def.config.capabilities.grants ?? []).map((t) => t.name);
+      const offered = naming ? hubTools.map((t) => modelToolName(t, naming)) : [];
       const served = (t: string): string | undefined =>
-        hubTools.includes(t) ? modelToolName(t, naming) : undefined;
+        naming && hubTools.includes(t) ? modelToolName(t, naming) : undefined;
       const opening = await openingFor(deps, def, input.notification, {
         posting: { comment: served('create_comment'), post: served('create_post') },
       });
       const systemPrompt = await systemPromptFor(deps, def, opening.context, {
-        offered: new Set(hubTools.map((t) => modelToolName(t, naming))),
-        naming,
+        offered: new Set(offered),
+        naming: naming ?? 'claude-code',
       });
       const model = def.config.brain.model;
       const maxTokens = def.config.brain.max_tokens ?? 4096;

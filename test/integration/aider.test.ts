@@ -137,6 +137,8 @@ describe('aider agents', () => {
     expect(system.indexOf('You are a writer persona.')).toBeGreaterThanOrEqual(0);
     expect(JSON.stringify(body.messages)).toContain('what do otters eat?');
     expect(body.tools).toBeUndefined();
+    // Without MCP it has no Hub tools, so its prompt names none (it answers in text).
+    expect(JSON.stringify(body)).not.toMatch(/mcp__hub__|create_comment|hub_post/);
     expect(body.temperature).toBeUndefined();
     expect(body.max_tokens).toBe(1000);
     expect(body.model).toBe('claude-sonnet-4');
