@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Payload } from '@temporalio/common';
-import { AesGcmCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, newCodecKey, payloadCodec } from '../../lib/codec';
+import pino from 'pino';
+import {
+  AesGcmCodec,
+  ENCRYPTED_ENCODING,
+  KEY_ID_METADATA,
+  logCodecState,
+  newCodecKey,
+  payloadCodec,
+} from '../../lib/codec';
+import { installTracing } from '../../lib/tracing';
 import { loadSettings, parseCodecKeys, secretSettingValues } from '../../lib/config';
 
 const k1 = newCodecKey('k1');
@@ -94,5 +103,29 @@ describe('BOTBURROW_CODEC_KEYS', () => {
     const secrets = secretSettingValues(s);
     expect(secrets).toContain(k1.slice(3));
     expect(secrets).toContain(k2.slice(3));
+  });
+});
+
+describe('start log and defaults', () => {
+  function logged(keys: string | undefined): string {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    logCodecState(loadSettings(keys ? { BOTBURROW_CODEC_KEYS: keys } : {}), logger);
+    return lines.join('');
+  }
+
+  it('says payloads stay plain without a key, and which keys are in use with them', () => {
+    expect(logged(undefined)).toContain('payload codec off: BOTBURROW_CODEC_KEYS is unset');
+    const on = logged(`${k2},${k1}`);
+    expect(on).toContain('payload codec on');
+    expect(on).toContain('"writeKey":"k2"');
+    expect(on).not.toContain(k1.slice(3));
+  });
+
+  it('has traces off by default: no interceptors', () => {
+    const t = installTracing(loadSettings({}), 'test');
+    expect(t.enabled).toBe(false);
+    expect(t.clientInterceptors.workflow).toEqual([]);
+    expect(t.activityInterceptors).toEqual([]);
   });
 });
