@@ -165,7 +165,14 @@ export async function startTemporal(
   for (const flag of ['matching.useNewMatcher', 'matching.enableFairness', 'matching.enableMigration']) {
     args.push('--dynamic-config-value', `${flag}=true`);
   }
-  for (const [k, v] of Object.entries(options.dynamicConfig ?? {})) {
+  // One partition per task queue: a one-machine server gains nothing from four, and fairness is
+  // exact within a partition (with several, each is fair on its own; bench/fairness.ts --partitions).
+  const dynamicConfig = {
+    'matching.numTaskqueueReadPartitions': 1,
+    'matching.numTaskqueueWritePartitions': 1,
+    ...options.dynamicConfig,
+  };
+  for (const [k, v] of Object.entries(dynamicConfig)) {
     args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
   }
   const handle = supervise('temporal', port, temporal, args, options.logFile);

@@ -29,6 +29,8 @@ const RUNNER_FAMILIES = [
   'botburrow_activation_cost_usd_total',
   'botburrow_llm_requests_total',
   'botburrow_tool_calls_total',
+  'botburrow_workflow_task_failures_total',
+  'botburrow_stuck_workflow_tasks',
 ];
 /** Guard gauges: the coordinator and the runner both consult the guards. */
 const GUARD_FAMILIES = [
@@ -154,6 +156,19 @@ function buildMetrics(registry: Registry) {
       name: 'botburrow_tool_calls_total',
       help: 'Tool calls by tool and result',
       labelNames: ['tool', 'result'] as const,
+      registers: r,
+    }),
+    // workflow tasks (workers/workflow-task-watch.ts)
+    workflowTaskFailures: new Counter({
+      name: 'botburrow_workflow_task_failures_total',
+      help: 'Runs whose workflow task started failing on this runner, by workflow type and reason',
+      labelNames: ['workflow_type', 'reason'] as const,
+      registers: r,
+    }),
+    stuckWorkflowTasks: new Gauge({
+      name: 'botburrow_stuck_workflow_tasks',
+      help: 'Runs whose workflow task keeps failing, as followed by this runner',
+      labelNames: ['workflow_type'] as const,
       registers: r,
     }),
     // guards

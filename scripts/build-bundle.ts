@@ -9,10 +9,13 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOW_TRACING_MODULES } from '../lib/tracing';
 
-/** Bundles workflows/index.ts into `outFile`; returns the bundle size in bytes. */
-export async function buildWorkflowBundle(outFile: string): Promise<number> {
+/** Bundles workflows/index.ts (or `workflowsPath`) into `outFile`; returns the size in bytes. */
+export async function buildWorkflowBundle(
+  outFile: string,
+  workflowsPath = path.resolve(__dirname, '../workflows/index.ts'),
+): Promise<number> {
   const { code } = await bundleWorkflowCode({
-    workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
+    workflowsPath,
     // Always in: tracing on or off then needs no other workflow code (lib/tracing.ts).
     workflowInterceptorModules: [...WORKFLOW_TRACING_MODULES],
   });

@@ -35,6 +35,7 @@ import type { Logger } from '../lib/logger';
 import { TRACING_OFF, WORKFLOW_TRACING_MODULES } from '../lib/tracing';
 import type { Tracing } from '../lib/tracing';
 import { bundlerLogger } from './runtime';
+import { WorkflowTaskWatch } from './workflow-task-watch';
 import type { Metrics } from '../lib/metrics';
 import { createRedis, redisAuth } from '../lib/redis';
 import { temporalConnectionOptions } from '../lib/temporal';
@@ -247,6 +248,14 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
       : []),
   ]);
 
+  // Workflow tasks that keep failing (non-determinism, payloads too large) are logged by workflow id.
+  const taskWatch = new WorkflowTaskWatch({
+    service: connection.workflowService,
+    namespace: settings.temporalNamespace,
+    logger: log,
+    metrics,
+  }).listen();
+
   let running = false;
   return {
     runnerId,
@@ -273,6 +282,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
         await Promise.all(workers.map((w) => w.run()));
       } finally {
         running = false;
+        taskWatch.close();
         await sessionHost?.closeAll?.();
         await connection.close();
         redis.disconnect();

@@ -1,11 +1,13 @@
 /**
  * The Temporal runtime of a process: SDK and core logs routed into pino, and the SDK's own worker
- * metrics exported by core on a loopback port, which the ops server appends to `/metrics`.
+ * metrics exported by core on a loopback port, which the ops server appends to `/metrics`. Core's
+ * report of a failed workflow task goes to the runner's watch (workers/workflow-task-watch.ts).
  */
 import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { LogLevel } from '@temporalio/worker';
 import { freePort } from '../lib/net';
 import type { Logger } from '../lib/logger';
+import { CORE_WORKFLOW_TASK_FAILED, coreFailureMessage, workflowTaskFailures } from './workflow-task-watch';
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
@@ -34,6 +36,16 @@ export async function installTemporalRuntime(logger: Logger): Promise<() => Prom
   const sdkLogger = logger.child({ component: 'temporal' });
   Runtime.install({
     logger: new DefaultLogger('INFO', (entry) => {
+      // A failed workflow task goes to the runner's watch, which logs it with the workflow id.
+      const runId: unknown = entry.meta?.runId;
+      if (entry.message === CORE_WORKFLOW_TASK_FAILED && typeof runId === 'string') {
+        if (
+          workflowTaskFailures.emit('failure', { runId, message: coreFailureMessage(entry.meta?.failure) })
+        ) {
+          sdkLogger.debug({ ...entry.meta }, entry.message);
+          return;
+        }
+      }
       sdkLogger[LEVELS[entry.level]]({ ...entry.meta }, entry.message);
     }),
     telemetryOptions: {
