@@ -18,7 +18,10 @@
  *    activation's Valkey commands (target ≤ 25) and its history: events and bytes (no regression
  *    from 44 events).
  *
- *   npx tsx bench/runner.ts [--density 1000] [--throughput 200] [--rounds 5] [--warmup 50]
+ *   npx tsx bench/runner.ts [--density 1000] [--throughput 200] [--rounds 5] [--warmup 50] [--monitor FILE]
+ *
+ * `--monitor FILE` writes every Valkey command of the first round to FILE; BENCH_HISTORY_FILE=path
+ * writes the history of one activation of each round there (JSON).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -258,6 +261,8 @@ async function main(): Promise<void> {
   const rounds = arg('rounds', 5);
   const heapCapMiB = k8sHeapCapMiB();
   const warmupN = arg('warmup', 50);
+  const monitorAt = process.argv.indexOf('--monitor');
+  const monitorFile = monitorAt >= 0 ? process.argv[monitorAt + 1] : undefined;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-runner-'));
   const [temporal, valkey] = await Promise.all([startTemporal(), startValkey()]);
   const hub = await createHubSimulator({
@@ -385,8 +390,17 @@ async function main(): Promise<void> {
     const tpAgents = await addAgents(w, `tp${round}`, throughputN);
     const meter = cpuMeter({ runner: nodePidOf(runner.handle), temporal: temporalPid, valkey: valkeyPid });
     const callsBefore = await valkeyCalls(redis);
+    // --monitor FILE: every Valkey command of the first round, one line each (where they go).
+    const monitor = round === 1 && monitorFile ? await redis.monitor() : undefined;
+    const monitored: string[] = [];
+    monitor?.on('monitor', (_time: string, args: string[]) => monitored.push(args.join(' ').slice(0, 200)));
     t = Date.now();
     const tpResults = await Promise.all(tpAgents.map((a) => activate(client, a)));
+    if (monitor) {
+      monitor.disconnect();
+      fs.writeFileSync(monitorFile!, monitored.join('\n') + '\n');
+      console.log(`  Valkey commands of round 1 written to ${monitorFile} (${monitored.length} lines)`);
+    }
     const tpWall = (Date.now() - t) / 1000;
     const tpOk = tpResults.filter((r) => r.outcome === 'succeeded').length;
     const tpHistory = await client.workflow.getHandle(activationWorkflowId(tpAgents[0]!)).fetchHistory();
@@ -399,9 +413,18 @@ async function main(): Promise<void> {
     console.log(`  ${meter(throughputN)}`);
     const events = tpHistory.events?.length ?? 0;
     const bytes = proto.api.history.v1.History.encode(tpHistory).finish().length;
+    if (process.env.BENCH_HISTORY_FILE) fs.writeFileSync(process.env.BENCH_HISTORY_FILE, JSON.stringify(tpHistory));
+    const byType = new Map<string, number>();
+    for (const e of tpHistory.events ?? []) {
+      const name = (proto.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType))
+        .replace(/^EVENT_TYPE_/, '')
+        .toLowerCase();
+      byType.set(name, (byType.get(name) ?? 0) + 1);
+    }
     console.log(
       `  history per activation: ${events} events, ${(bytes / 1024).toFixed(1)} KiB ` +
-        `(target ≤ ${HISTORY_EVENTS_BEFORE} events, no regression: ${events <= HISTORY_EVENTS_BEFORE ? 'met' : 'NOT met'})`,
+        `(target ≤ ${HISTORY_EVENTS_BEFORE} events, no regression: ${events <= HISTORY_EVENTS_BEFORE ? 'met' : 'NOT met'}; ` +
+        `${[...byType].map(([k, n]) => `${k} ${n}`).join(', ')})`,
     );
     console.log(
       `  Valkey commands per activation: ${perActivation(callsBefore, await valkeyCalls(redis), throughputN)}`,

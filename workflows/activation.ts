@@ -145,6 +145,16 @@ const MEMORY_PATCH = 'agent-memory';
  */
 const HUB_TOOL_REGISTRY_PATCH = 'hub-tool-registry';
 
+/**
+ * Every change above in one marker, for runs started from this code on. Each `patched()` call a
+ * run makes writes two history events (its marker and core's TemporalChangeVersion upsert), so a
+ * new run of today's code would carry one pair per patch above (three on a standard run). A run
+ * with this marker takes every patched path above without asking for the others; runs recorded
+ * before it have no such marker (`patched()` then answers false without writing anything) and ask
+ * for each patch where they always did. Changes after this one get patches of their own again.
+ */
+const BASELINE_PATCH = 'baseline-2026-12';
+
 /** How runs from before HUB_TOOL_REGISTRY_PATCH route: these names ran as the native Hub tool. */
 const LEGACY_NATIVE_HUB_TOOLS: readonly string[] = [
   'hub_post',
@@ -325,11 +335,21 @@ class ActivationState {
   /** The run failed for a reason of the runner, not the agent (its executor is missing here). */
   breakerExempt = false;
 
+  /** Whether this run follows LEAN_HISTORY_PATCH. */
+  readonly lean: boolean;
+
   constructor(
     readonly input: ActivationInput,
-    /** Whether this run follows LEAN_HISTORY_PATCH. */
-    readonly lean: boolean,
-  ) {}
+    /** Whether this run has BASELINE_PATCH (every earlier patch applies). */
+    private readonly baseline: boolean,
+  ) {
+    this.lean = baseline || patched(LEAN_HISTORY_PATCH);
+  }
+
+  /** Whether the run takes the path of `patchId`: always with the baseline, else as `patched()`. */
+  has(patchId: string): boolean {
+    return this.baseline || patched(patchId);
+  }
 
   requestStop(outcome: ActivationOutcome, reason: string): void {
     this.stop ??= { outcome, reason };
@@ -416,7 +436,7 @@ interface LoopResult {
 
 export async function activationWorkflow(input: ActivationInput): Promise<ActivationResult> {
   const info = workflowInfo();
-  const state = new ActivationState(input, patched(LEAN_HISTORY_PATCH));
+  const state = new ActivationState(input, patched(BASELINE_PATCH));
   // When Temporal started this execution (activations never continue as new): the first
   // workflow task, Date.now() here, may come much later.
   const startedAt = info.startTime.getTime();
@@ -437,7 +457,7 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
     work.cancel();
   };
   setHandler(cancelSignal, (c: CancelInput) => cancel(c.reason ?? 'cancel signal'));
-  if (patched(STOP_UPDATES_PATCH)) {
+  if (state.has(STOP_UPDATES_PATCH)) {
     const refuse = (kind: 'cancel' | 'pause'): void => {
       const why = state.refuseStop(kind, cancelledBySignal);
       if (why !== null) throw new Error(why);
@@ -530,7 +550,7 @@ export async function activationWorkflow(input: ActivationInput): Promise<Activa
   ]);
   state.phase = 'done';
   // Cleaned up and recorded: now end as Temporal's cancel asked (ExecutionStatus Canceled).
-  if (temporalCancel !== undefined && patched(TEMPORAL_CANCEL_PATCH)) throw temporalCancel;
+  if (temporalCancel !== undefined && state.has(TEMPORAL_CANCEL_PATCH)) throw temporalCancel;
   return result;
 }
 
@@ -662,14 +682,14 @@ async function explore(state: ActivationState): Promise<void> {
   if (!loop.stopped) await remember(state, loop);
   // A mention that arrived meanwhile is handled now, not after the run plus the coordinator's
   // dedupe window.
-  if (state.inboxDirty && !state.stopping() && patched(EXPLORATION_INBOX_PATCH)) {
+  if (state.inboxDirty && !state.stopping() && state.has(EXPLORATION_INBOX_PATCH)) {
     await handleNotifications(state);
   }
 }
 
 /** Stores what a finished conversation leaves in the agent's memory (agents with memory only). */
 async function remember(state: ActivationState, loop: LoopResult): Promise<void> {
-  if (!state.profile?.memory || !loop.answer || !patched(MEMORY_PATCH)) return;
+  if (!state.profile?.memory || !loop.answer || !state.has(MEMORY_PATCH)) return;
   try {
     await memorySteps.rememberConversation.executeWithOptions({ summary: 'memory remember' }, [
       {
@@ -797,7 +817,7 @@ async function conversation(
   });
   const offered = new Set(started.tools);
   const native =
-    started.nativeTools !== undefined && patched(HUB_TOOL_REGISTRY_PATCH)
+    started.nativeTools !== undefined && state.has(HUB_TOOL_REGISTRY_PATCH)
       ? new Set(started.nativeTools)
       : undefined;
   let toolResults: ToolResultRef[] = [];
@@ -872,13 +892,13 @@ async function runTool(
     toolUseId: call.id,
     idempotencyKey: `${info.workflowId}:${call.id}`,
   };
-  if (isMemoryTool(call.name) && patched(MEMORY_PATCH)) {
+  if (isMemoryTool(call.name) && state.has(MEMORY_PATCH)) {
     return memorySteps.memoryTool.executeWithOptions({ summary: `memory ${call.name}` }, [args]);
   }
   const runsNative = native
     ? native.has(call.name)
     : LEGACY_NATIVE_HUB_TOOLS.includes(call.name) ||
-      (call.name === LEGACY_HUB_MCP_POST_TOOL && patched(HUB_MCP_POST_PATCH));
+      (call.name === LEGACY_HUB_MCP_POST_TOOL && state.has(HUB_MCP_POST_PATCH));
   if (runsNative) {
     return tools.hubTool.executeWithOptions({ summary: `hub ${call.name}` }, [args]);
   }

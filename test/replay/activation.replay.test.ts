@@ -2,7 +2,8 @@
  * Replays every committed activationWorkflow history (exported from real runs by the integration
  * tests with RECORD_HISTORIES=1) against today's workflow code: `activation-before-lean-*` were
  * recorded before the `lean-history` patch (timer, per-turn upserts, bookkeeping as regular
- * activities), the others after it; `activation-encrypted` has its payloads encrypted, so it
+ * activities), `activation-baseline-2026-12-*` with the one marker that stands for every earlier
+ * patch (today's runs; recorded under the usual names and renamed), the others in between; `activation-encrypted` has its payloads encrypted, so it
  * replays only with the codec (test/support/replay.ts). A failure here means a change to
  * workflows/ is not replay-safe: guard it with patched() or re-think it.
  */
@@ -39,11 +40,19 @@ function patchIds(file: string): string[] {
 describe('activationWorkflow replay', () => {
   it('has committed histories of runs from before and after the lean-history patch', () => {
     const before = files.filter((f) => f.startsWith('activation-before-lean-'));
-    const lean = files.filter((f) => !f.startsWith('activation-before-lean-'));
+    const baseline = files.filter((f) => f.startsWith('activation-baseline-2026-12-'));
+    const lean = files.filter((f) => !before.includes(f) && !baseline.includes(f));
     expect(before.length).toBeGreaterThanOrEqual(6);
     expect(lean.length).toBeGreaterThanOrEqual(6);
     // Recorded from runs that took the patched path: its marker is in every one of them.
     for (const f of lean) expect(patchIds(f), f).toContain('lean-history');
+    // Runs of today's code: the one baseline marker stands for every patch before it, natively,
+    // through the Hub MCP server, with memory, the Updates, cancels and a CLI executor.
+    expect(baseline.length).toBeGreaterThanOrEqual(12);
+    for (const f of baseline) expect(patchIds(f), f).toEqual(['baseline-2026-12']);
+    for (const c of ['succeeded', 'cancel-update', 'memory', 'hub-vocabulary-mcp', 'claude-code-succeeded']) {
+      expect(baseline, c).toContain(`activation-baseline-2026-12-${c}.json`);
+    }
     // A Hub MCP post run as the native Hub tool (hub-mcp-post-native) is recorded too.
     expect(patchIds('activation-hub-mcp-post.json')).toEqual(['lean-history', 'hub-mcp-post-native']);
     expect(patchIds('activation-temporal-cancel.json')).toEqual(['lean-history', 'temporal-cancel-canceled']);
