@@ -41,6 +41,12 @@ export interface CoordinatorOptions {
   random?: Random;
 }
 
+/**
+ * The most agents one long poll asks for. The answer grows by the agents that are already handled
+ * (see pollLoop); the Hub simulator accepts up to 1000, as a Hub may cap it lower.
+ */
+const MAX_POLL_BATCH = 1000;
+
 /** Shortest time between two complete listings after batch-truncated long-poll answers. */
 const FULL_LIST_MIN_INTERVAL_MS = 250;
 
@@ -118,6 +124,11 @@ export class Coordinator {
     const { hub, scheduler, logger } = this.o;
     const batchSize = this.o.pollBatchSize;
     let lastFullList = Number.NEGATIVE_INFINITY;
+    // Agents of the last answer that were already being handled (or held off by a guard): they
+    // stay unread at the Hub meanwhile, so the next poll asks for that many more, and an agent with
+    // a new notification is in the answer instead of behind them (which left it to the complete
+    // listing, up to FULL_LIST_MIN_INTERVAL_MS later).
+    let held = 0;
     while (!signal.aborted) {
       let agents: AgentWithNotifications[];
       let complete: boolean;
@@ -129,8 +140,9 @@ export class Coordinator {
       try {
         if (this.longPoll) {
           const timeoutSeconds = this.o.longPollTimeoutSeconds ?? 30;
-          agents = await hub.pollNotifications({ timeoutSeconds, batchSize }, { signal });
-          complete = agents.length < batchSize;
+          const batch = Math.max(batchSize, Math.min(MAX_POLL_BATCH, batchSize + held));
+          agents = await hub.pollNotifications({ timeoutSeconds, batchSize: batch }, { signal });
+          complete = agents.length < batch;
         } else {
           agents = await hub.listAgentsWithNotifications({ signal });
           complete = true;
@@ -179,6 +191,7 @@ export class Coordinator {
         }
       }
       if (signal.aborted) break;
+      held = outcome.deduped.length + outcome.skipped.length;
       logger.debug(
         {
           kind,

@@ -302,4 +302,28 @@ describe('Coordinator poll loop', () => {
     expect(lists).toBeGreaterThanOrEqual(1);
     expect(lists).toBeLessThanOrEqual(4);
   });
+
+  it('asks for as many more agents as the last answer held already handled, so a new one is in the next answer', async () => {
+    // A Hub that honours batch_size: ten agents being handled stay ahead of the one that just got
+    // a notification; the complete listing never shows it (so only the long poll can).
+    const pending = Array.from({ length: 10 }, (_, i) => a(`busy-${i}`));
+    const asked: number[] = [];
+    let polls = 0;
+    const hub = hubWith({
+      pollNotifications: async ({ batchSize }) => {
+        asked.push(batchSize);
+        polls++;
+        const all = polls >= 3 ? [...pending, a('new')] : pending;
+        return all.slice(0, batchSize);
+      },
+      listAgentsWithNotifications: async () => pending,
+    });
+    const { c, signalled } = build(hub, { batchSize: 4, idlePauseMs: 30 });
+    c.start();
+    await wait(600);
+    expect(signalled).toContain('new');
+    // 4 (nothing held yet), then 4 + the agents held by the answer before.
+    expect(asked[0]).toBe(4);
+    expect(asked).toContain(4 + pending.length);
+  });
 });
