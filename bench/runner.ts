@@ -413,7 +413,8 @@ async function main(): Promise<void> {
     console.log(`  ${meter(throughputN)}`);
     const events = tpHistory.events?.length ?? 0;
     const bytes = proto.api.history.v1.History.encode(tpHistory).finish().length;
-    if (process.env.BENCH_HISTORY_FILE) fs.writeFileSync(process.env.BENCH_HISTORY_FILE, JSON.stringify(tpHistory));
+    if (process.env.BENCH_HISTORY_FILE)
+      fs.writeFileSync(process.env.BENCH_HISTORY_FILE, JSON.stringify(tpHistory));
     const byType = new Map<string, number>();
     for (const e of tpHistory.events ?? []) {
       const name = (proto.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType))
