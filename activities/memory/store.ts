@@ -163,6 +163,28 @@ export function normalize(v: ArrayLike<number>): Float32Array {
   return out;
 }
 
+/**
+ * The dot product of two vectors of the same length, with four running sums: independent
+ * additions pipeline, where one sum waits for each previous add (about twice as fast in V8 at
+ * 1536 dimensions, bench/memory.ts).
+ */
+export function dotProduct(a: Float32Array, b: Float32Array): number {
+  const n = a.length;
+  const end = n - (n % 4);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let i = 0; i < end; i += 4) {
+    s0 += a[i]! * b[i]!;
+    s1 += a[i + 1]! * b[i + 1]!;
+    s2 += a[i + 2]! * b[i + 2]!;
+    s3 += a[i + 3]! * b[i + 3]!;
+  }
+  for (let i = end; i < n; i++) s0 += a[i]! * b[i]!;
+  return s0 + s1 + s2 + s3;
+}
+
 interface AgentVectors {
   /** Highest sequence number mirrored so far. */
   maxSeq: number;
@@ -290,8 +312,7 @@ export class MemoryStore {
     for (let n = 0; n < vecs.length; n++) {
       const vec = vecs[n]!;
       if (vec.length !== dim) continue;
-      let dot = 0;
-      for (let i = 0; i < dim; i++) dot += vec[i]! * query[i]!;
+      const dot = dotProduct(vec, query);
       if (dot >= threshold) ranked.push({ id: ids[n]!, seq: seqs[n]!, score: dot });
     }
     ranked.sort((a, b) => b.score - a.score || b.seq - a.seq);

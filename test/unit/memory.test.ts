@@ -10,6 +10,7 @@ import { createMemoryActivities } from '../../activities/activation/memory';
 import type { ToolResultRef, Turn } from '../../activities/conversation';
 import { conversationMemories } from '../../activities/memory/remember';
 import type { AgentMemory } from '../../activities/memory/service';
+import { dotProduct } from '../../activities/memory/store';
 import { embeddingModelOf, loadSettings } from '../../lib/config';
 import { parseAgentConfig } from '../../lib/definitions';
 import { keywordScore, memoryPromptSection, memoryTerms } from '../../lib/memory';
@@ -274,5 +275,18 @@ describe('memory tools: bad input', () => {
     const saved = await call('memory_save', { content: 'Alice likes otters' });
     expect(saved.ref.isError).toBe(false);
     expect(JSON.stringify(saved.ref)).not.toContain('otters');
+  });
+});
+
+describe('dotProduct', () => {
+  it('equals the plain sum for every length, including lengths not a multiple of four', () => {
+    for (const n of [0, 1, 3, 4, 5, 7, 512, 1536, 1537]) {
+      const a = Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1));
+      const b = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.5));
+      let plain = 0;
+      for (let i = 0; i < n; i++) plain += a[i]! * b[i]!;
+      expect(dotProduct(a, b), `n=${n}`).toBeCloseTo(plain, 9);
+    }
+    expect(dotProduct(Float32Array.of(1, 2, 3, 4, 5), Float32Array.of(5, 4, 3, 2, 1))).toBe(35);
   });
 });
