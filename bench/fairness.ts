@@ -4,7 +4,7 @@
  * agent's activations are started one after another meanwhile. Each activation's start delay is
  * the moment its first activity starts minus the moment it was started (same host clock).
  *
- *   npx tsx bench/fairness.ts [--busy 600] [--quiet 20] [--slots 4] [--work-ms 50]
+ *   npx tsx bench/fairness.ts [--busy 600] [--quiet 20] [--slots 4] [--work-ms 50] [--partitions 1]
  *
  * Three rounds, each on its own task queue: the quiet agent alone (idle queue), then the flood
  * without fairness keys (what a plain FIFO queue does), then the flood with the priority and
@@ -66,7 +66,8 @@ async function main(): Promise<void> {
   const quietGapMs = arg('quiet-gap-ms', 200);
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-fairness-'));
-  const partitions = arg('partitions', 4);
+  // The local run's one partition per queue by default; --partitions 4 is Temporal's default.
+  const partitions = arg('partitions', 1);
   const server = await startTemporal({
     logFile: path.join(dir, 'temporal.log'),
     dynamicConfig: {
