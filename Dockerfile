@@ -8,13 +8,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY . .
-# The runner loads dist/workflow-bundle.js (BOTBURROW_WORKFLOW_BUNDLE) instead of bundling the
-# workflow code at start; fail the build rather than ship an image without it.
+# The runner loads dist/workflow-bundle.js (BOTBURROW_WORKFLOW_BUNDLE; with tracing on, its twin
+# dist/workflow-bundle-traced.js) instead of bundling the workflow code at start; fail the build
+# rather than ship an image without them.
 RUN npm run build \
   && test -f dist/workers/coordinator.js \
   && test -f dist/workers/runner.js \
   && test -f dist/workers/skill-sync.js \
-  && test -f dist/workflow-bundle.js
+  && test -f dist/workflow-bundle.js \
+  && test -f dist/workflow-bundle-traced.js
 
 # --- production dependencies only ---------------------------------------------------------------
 FROM node:20-bookworm-slim AS deps

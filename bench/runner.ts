@@ -6,9 +6,10 @@
  * 1. bundle: the workflow bundle build time.
  * 2. startup: the runner's time from process start to its first task (an activation queued before
  *    it started completes its first activity).
- * 3. density: activations inside a model call that answers after 2 s at the same moment, and the
- *    runner's peak RSS, with the runner's default slot settings and the heap cap of
- *    k8s/base/runner-notification.yaml (target: 1000 at once within 512 MiB).
+ * 3. density: activations inside a model call at the same moment (the model server holds each
+ *    first call until all are inside, then answers after 2 s), and the runner's peak RSS, with the
+ *    runner's default slot settings and the heap cap of k8s/base/runner-notification.yaml
+ *    (target: 1000 at once within 512 MiB).
  * 4. throughput: activations per second with an instant model and three tool calls each, next to a
  *    bare Temporal baseline of the same regular/local activity mix — a minimal workflow on the same
  *    server, in the same run, on a worker process with the same settings — and their ratio
@@ -21,7 +22,8 @@
  *   npx tsx bench/runner.ts [--density 1000] [--throughput 200] [--rounds 5] [--warmup 50] [--monitor FILE]
  *
  * `--monitor FILE` writes every Valkey command of the first round to FILE; BENCH_HISTORY_FILE=path
- * writes the history of one activation of each round there (JSON).
+ * writes the history of one activation of each round there (JSON); BENCH_RUNNER_LOG=path keeps the
+ * runner's output.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -249,7 +251,7 @@ async function startRunner(
     'runner',
     'workers/runner.ts',
     { ...w.env, BOTBURROW_METRICS_PORT: String(port), ...extra },
-    { nodeArgs },
+    { nodeArgs, ...(process.env.BENCH_RUNNER_LOG ? { logFile: process.env.BENCH_RUNNER_LOG } : {}) },
   );
   await waitForPort(port, 120_000);
   return { handle, port, startedAt };
@@ -319,8 +321,10 @@ async function main(): Promise<void> {
     `startup: first task ${firstTaskAt - runner.startedAt} ms after the runner process started (prebuilt bundle)`,
   );
 
-  // 3. Density: the model answers after 2 s; count activations in flight at once.
-  model.configure({ instant: false, defaultDelayMs: 2000 });
+  // 3. Density: every first model call is held until all of them are inside the model at once
+  // (this dev server starts activations far slower than a runner can take them), then each
+  // answers after 2 s; count activations inside a model call at once.
+  model.configure({ instant: false, defaultDelayMs: 2000, holdUntilInFlight: densityN, holdMaxMs: 300_000 });
   const densityAgents = await addAgents(w, 'dense', densityN);
   t = Date.now();
   const inFlightSamples: number[] = [];
@@ -338,6 +342,7 @@ async function main(): Promise<void> {
     }),
   );
   clearInterval(sampler);
+  model.configure({ holdUntilInFlight: 0 });
   const densityWall = Date.now() - t;
   const ok = densityResults.filter((r) => r.outcome === 'succeeded').length;
   const peakInFlight = Math.max(...inFlightSamples);

@@ -10,10 +10,12 @@
  * `gen_ai.usage.output_tokens` on model spans; `botburrow.hub.endpoint`,
  * `http.request.method`, `http.response.status_code` on Hub spans; `botburrow.mcp.tool` on MCP spans.
  *
- * The workflow side of the interceptors is bundled into every workflow bundle
- * (`WORKFLOW_TRACING_MODULES`) whether tracing is on or not, so switching it adds or removes no
- * workflow code; its spans leave the isolate through the `exporter` sink, which discards them when
- * tracing is off. It schedules no commands: replay stays deterministic.
+ * The workflow side of the interceptors (`WORKFLOW_TRACING_MODULES`) is bundled only when tracing
+ * is on (`workflowInterceptorModules`; the image carries both bundles, `prebuiltBundle`): each
+ * cached workflow holds its own copy of their module state, about 1.3 MB a run (bench/runner.ts
+ * density: 300 runs at once took 953 MiB with them, 572 MiB without). They schedule no commands and
+ * only add headers, so a run replays with or without them (the replay tests run both); their spans
+ * leave the isolate through the `exporter` sink.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as otel from '@opentelemetry/api';
@@ -47,10 +49,40 @@ import { SpanAttr, TRACER_NAME } from './spans';
 
 export { SpanAttr, TRACER_NAME, withSpan } from './spans';
 
-/** The workflow interceptor modules of every bundle (workers/runner-app.ts, scripts/build-bundle.ts, replay tests). */
+/** The workflow interceptor modules of a traced bundle (workers/runner-app.ts, scripts/build-bundle.ts, replay tests). */
 export const WORKFLOW_TRACING_MODULES: readonly string[] = [
   require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
 ];
+
+/** The workflow interceptor modules a worker's bundle needs: the tracing ones only when tracing is on. */
+export function workflowInterceptorModules(tracing: Pick<Tracing, 'enabled'>): string[] {
+  return tracing.enabled ? [...WORKFLOW_TRACING_MODULES] : [];
+}
+
+/** Where scripts/build-bundle.ts writes the traced twin of the bundle `file` (`x.js` → `x-traced.js`). */
+export function tracedBundlePath(file: string): string {
+  return `${file.replace(/\.js$/, '')}-traced.js`;
+}
+
+/**
+ * The prebuilt bundle (BOTBURROW_WORKFLOW_BUNDLE) for the tracing state: the file itself, or with
+ * tracing on its traced twin, which must exist.
+ */
+export function prebuiltBundle(
+  file: string,
+  tracing: Pick<Tracing, 'enabled'>,
+  exists: (p: string) => boolean,
+): string {
+  if (!tracing.enabled) return file;
+  const traced = tracedBundlePath(file);
+  if (!exists(traced)) {
+    throw new Error(
+      `tracing is on (OTEL_TRACES_EXPORTER) but ${traced}, the traced twin of BOTBURROW_WORKFLOW_BUNDLE=${file}, ` +
+        'does not exist: rebuild with `npm run build` (scripts/build-bundle.ts writes both)',
+    );
+  }
+  return traced;
+}
 
 export interface Tracing {
   readonly enabled: boolean;

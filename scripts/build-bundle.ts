@@ -1,23 +1,24 @@
 /**
- * Builds the prebuilt workflow bundle that production runners load (BOTBURROW_WORKFLOW_BUNDLE), so
- * they start without compiling workflow code:
+ * Builds the prebuilt workflow bundles that production runners load (BOTBURROW_WORKFLOW_BUNDLE), so
+ * they start without compiling workflow code: `out` without and `out-traced.js` with the tracing
+ * interceptors (lib/tracing.ts `prebuiltBundle` picks one by OTEL_TRACES_EXPORTER):
  *
  *   tsx scripts/build-bundle.ts [out]     (default dist/workflow-bundle.js; part of `npm run build`)
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOW_TRACING_MODULES } from '../lib/tracing';
+import { WORKFLOW_TRACING_MODULES, tracedBundlePath } from '../lib/tracing';
 
 /** Bundles workflows/index.ts (or `workflowsPath`) into `outFile`; returns the size in bytes. */
 export async function buildWorkflowBundle(
   outFile: string,
   workflowsPath = path.resolve(__dirname, '../workflows/index.ts'),
+  o: { traced?: boolean } = {},
 ): Promise<number> {
   const { code } = await bundleWorkflowCode({
     workflowsPath,
-    // Always in: tracing on or off then needs no other workflow code (lib/tracing.ts).
-    workflowInterceptorModules: [...WORKFLOW_TRACING_MODULES],
+    workflowInterceptorModules: o.traced ? [...WORKFLOW_TRACING_MODULES] : [],
   });
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, code);
@@ -27,9 +28,13 @@ export async function buildWorkflowBundle(
 if (require.main === module) {
   const out = path.resolve(process.argv[2] ?? path.join(__dirname, '../dist/workflow-bundle.js'));
   const started = Date.now();
-  buildWorkflowBundle(out)
-    .then((bytes) =>
-      console.log(`wrote ${out} (${(bytes / 1024).toFixed(0)} KiB) in ${Date.now() - started} ms`),
+  const traced = tracedBundlePath(out);
+  Promise.all([buildWorkflowBundle(out), buildWorkflowBundle(traced, undefined, { traced: true })])
+    .then(([bytes, tracedBytes]) =>
+      console.log(
+        `wrote ${out} (${(bytes / 1024).toFixed(0)} KiB) and ${traced} (${(tracedBytes / 1024).toFixed(0)} KiB) ` +
+          `in ${Date.now() - started} ms`,
+      ),
     )
     .catch((err: unknown) => {
       console.error(err);

@@ -32,7 +32,7 @@ import { createGuards } from '../lib/guards';
 import { HubClient } from '../lib/hub/client';
 import { Keys } from '../lib/keys';
 import type { Logger } from '../lib/logger';
-import { TRACING_OFF, WORKFLOW_TRACING_MODULES } from '../lib/tracing';
+import { TRACING_OFF, prebuiltBundle, workflowInterceptorModules } from '../lib/tracing';
 import type { Tracing } from '../lib/tracing';
 import { bundlerLogger } from './runtime';
 import { WorkflowTaskWatch } from './workflow-task-watch';
@@ -72,22 +72,30 @@ export function runnerQueue(runnerId: string): string {
   return `botburrow-runner-${runnerId}`;
 }
 
-let bundlePromise: Promise<WorkflowBundleOption> | undefined;
+/** One bundle per process and tracing state (in-process runners of the tests share them). */
+const bundles = new Map<boolean, Promise<WorkflowBundleOption>>();
 
-/** The prebuilt bundle in production (BOTBURROW_WORKFLOW_BUNDLE), else one bundle per process. */
-function workflowBundle(settings: Settings, logger: Logger): Promise<WorkflowBundleOption> {
-  if (settings.workflowBundlePath)
-    return Promise.resolve({ codePath: path.resolve(settings.workflowBundlePath) });
+/**
+ * The prebuilt bundle in production (BOTBURROW_WORKFLOW_BUNDLE, or its traced twin with tracing
+ * on), else one bundle per process, with the tracing interceptors only when tracing is on.
+ */
+function workflowBundle(settings: Settings, logger: Logger, tracing: Tracing): Promise<WorkflowBundleOption> {
+  if (settings.workflowBundlePath) {
+    const file = prebuiltBundle(path.resolve(settings.workflowBundlePath), tracing, fs.existsSync);
+    return Promise.resolve({ codePath: file });
+  }
   const base = path.resolve(__dirname, '../workflows/index');
   const workflowsPath = ['.ts', '.js'].map((ext) => base + ext).find((p) => fs.existsSync(p)) ?? base;
-  bundlePromise ??= bundleWorkflowCode({
-    workflowsPath,
-    workflowInterceptorModules: [...WORKFLOW_TRACING_MODULES],
-    logger: bundlerLogger(logger),
-  }).then((b) => ({
-    code: b.code,
-  }));
-  return bundlePromise;
+  let bundle = bundles.get(tracing.enabled);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath,
+      workflowInterceptorModules: workflowInterceptorModules(tracing),
+      logger: bundlerLogger(logger),
+    }).then((b) => ({ code: b.code }));
+    bundles.set(tracing.enabled, bundle);
+  }
+  return bundle;
 }
 
 export async function createRunner(o: RunnerOptions): Promise<Runner> {
@@ -201,7 +209,8 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     metrics,
   });
 
-  const bundle = await workflowBundle(settings, logger);
+  const tracing = o.tracing ?? TRACING_OFF;
+  const bundle = await workflowBundle(settings, logger, tracing);
   const queues = [...RUNNER_MODE_QUEUES[settings.runnerMode]];
   const common = {
     connection,
@@ -215,7 +224,6 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
     ...deploymentOptions(settings),
   } as const;
   logCodecState(settings, log);
-  const tracing = o.tracing ?? TRACING_OFF;
   const interceptors = {
     activity: [...tracing.activityInterceptors, heartbeatInterceptor, classifyInterceptor],
   };
@@ -279,7 +287,18 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
         'runner started',
       );
       try {
-        await Promise.all(workers.map((w) => w.run()));
+        // One worker failing (e.g. its workflow thread out of memory) stops the others, and the
+        // connection closes only once none holds it: the error is the worker's, not the close's.
+        const results = await Promise.allSettled(
+          workers.map((w) =>
+            w.run().catch((err: unknown) => {
+              for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+              throw err;
+            }),
+          ),
+        );
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       } finally {
         running = false;
         taskWatch.close();

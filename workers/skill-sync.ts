@@ -20,7 +20,8 @@ import { createLogger } from '../lib/logger';
 import type { Logger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { temporalConnectionOptions } from '../lib/temporal';
-import { WORKFLOW_TRACING_MODULES, installTracing } from '../lib/tracing';
+import { installTracing, prebuiltBundle, workflowInterceptorModules } from '../lib/tracing';
+import type { Tracing } from '../lib/tracing';
 import type { SkillSyncInput, SkillSyncResult } from '../workflows/skill-sync';
 import { installTemporalRuntime } from './runtime';
 
@@ -99,8 +100,9 @@ export async function runSkillSyncOnce(
 /** The workflow code for this worker: the prebuilt bundle when configured, else the source file. */
 function workflowSource(
   bundlePath: string | undefined,
+  tracing: Tracing,
 ): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  if (bundlePath) return { workflowBundle: { codePath: bundlePath } };
+  if (bundlePath) return { workflowBundle: { codePath: prebuiltBundle(bundlePath, tracing, fs.existsSync) } };
   const base = path.resolve(__dirname, '../workflows/skill-sync');
   const file = ['.ts', '.js'].map((ext) => base + ext).find((f) => fs.existsSync(f));
   if (!file) throw new Error(`workflow source ${base}.{ts,js} not found`);
@@ -158,11 +160,11 @@ async function main(): Promise<void> {
       namespace,
       taskQueue: TaskQueue.maintenance,
       dataConverter: dataConverter(settings),
-      ...workflowSource(settings.workflowBundlePath),
-      // A prebuilt bundle has the tracing module in it already (scripts/build-bundle.ts).
+      ...workflowSource(settings.workflowBundlePath, tracing),
+      // A prebuilt bundle has its interceptor modules in it already (scripts/build-bundle.ts).
       interceptors: {
         activity: tracing.activityInterceptors,
-        ...(settings.workflowBundlePath ? {} : { workflowModules: [...WORKFLOW_TRACING_MODULES] }),
+        ...(settings.workflowBundlePath ? {} : { workflowModules: workflowInterceptorModules(tracing) }),
       },
       sinks: tracing.sinks,
       activities: createSkillSyncActivities({

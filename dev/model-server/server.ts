@@ -79,6 +79,13 @@ export interface ActiveFault extends Fault {
 export interface ServerConfig {
   defaultDelayMs: number;
   instant: boolean;
+  /**
+   * Hold every answer until this many requests are in flight at once (or `holdMaxMs` passed),
+   * then answer after the usual delay: benchmarks put many calls inside the model at the same
+   * moment however slowly they arrive. 0: off.
+   */
+  holdUntilInFlight: number;
+  holdMaxMs: number;
 }
 
 export interface ModelServer {
@@ -170,6 +177,8 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
   const initialConfig = (): ServerConfig => ({
     defaultDelayMs: opts.defaultDelayMs ?? script.defaultDelayMs ?? 0,
     instant: opts.instant ?? false,
+    holdUntilInFlight: 0,
+    holdMaxMs: 120_000,
   });
   let config = initialConfig();
   let log: RecordedRequest[] = [];
@@ -180,6 +189,30 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
   let maxInFlight = 0;
   const waiters = new Set<() => void>();
   const notify = (): void => waiters.forEach((w) => w());
+  /** Answers held until enough requests are in flight (`holdUntilInFlight`). */
+  const held = new Set<() => void>();
+  /** Open once `holdUntilInFlight` requests were in flight together, until the next hold is set. */
+  let gateOpen = true;
+  const releaseHeld = (): void => {
+    if (config.holdUntilInFlight > 0 && inFlight < config.holdUntilInFlight) return;
+    gateOpen = true;
+    for (const release of held) release();
+    held.clear();
+  };
+  function holdUntilCrowded(signal: AbortSignal): Promise<void> {
+    if (config.holdUntilInFlight <= 0 || gateOpen) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        held.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, config.holdMaxMs);
+      signal.addEventListener('abort', done);
+      held.add(done);
+    });
+  }
 
   function addFault(f: Fault): ActiveFault {
     const parsed = faultSchema.parse(f);
@@ -447,6 +480,7 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     rec.rule = decision.rule;
     const fault = takeFault(body) ?? decision.fault;
     if (fault && fault.kind !== 'slow') return applyFault(fault, res, rec, body, decision, signal);
+    await holdUntilCrowded(signal);
     const delay = config.instant ? 0 : (decision.delayMs ?? config.defaultDelayMs);
     if (!(await sleep(delay, signal))) return;
     if (fault) return applyFault(fault, res, rec, body, decision, signal);
@@ -614,6 +648,7 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
         }
       }
     }
+    await holdUntilCrowded(signal);
     const delay = config.instant ? 0 : (decision.delayMs ?? config.defaultDelayMs);
     if (!(await sleep(delay, signal))) return;
     sendCompletion(res, rec, chat, answer());
@@ -784,6 +819,10 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
           }
           if (b.instant !== undefined && typeof b.instant !== 'boolean')
             return bad('instant: expected true or false');
+          for (const k of ['holdUntilInFlight', 'holdMaxMs'] as const) {
+            if (b[k] !== undefined && !(Number.isInteger(b[k]) && b[k] >= 0))
+              return bad(`${k}: expected an integer ≥ 0`);
+          }
           return reply(200, api.configure(b));
         }
         case 'GET /_admin/stats':
@@ -836,6 +875,7 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     if (log.length > MAX_RECORDED) log = log.slice(-MAX_RECORDED);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
+    if (!gateOpen) releaseHeld();
     const gone = new AbortController();
     res.on('close', () => {
       inFlight--;
@@ -910,6 +950,9 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
     script: () => script,
     configure: (c) => {
       config = { ...config, ...Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) };
+      // A hold set anew closes the gate for the next wave of requests.
+      if (c.holdUntilInFlight !== undefined && c.holdUntilInFlight > 0) gateOpen = false;
+      releaseHeld();
       return { ...config };
     },
     stats: () => ({ inFlight, maxInFlight, total: seq }),
@@ -918,6 +961,7 @@ export async function createModelServer(opts: ModelServerOptions = {}): Promise<
       faults = [];
       script = initialScript;
       config = initialConfig();
+      releaseHeld();
       maxInFlight = inFlight;
     },
     waitForRequests: (done, timeoutMs = 5000) =>

@@ -494,6 +494,25 @@ describe('scripted model server with the real Anthropic SDK', () => {
     await callModel(client, request(first('hello')));
     expect(Date.now() - started).toBeLessThan(390);
   });
+
+  it('holds answers until holdUntilInFlight requests are in flight, then answers them all', async () => {
+    server.configure({ holdUntilInFlight: 3 });
+    const answered: number[] = [];
+    const call = (i: number) => callModel(client, request(first('hello'))).then(() => answered.push(i));
+    const early = [call(1), call(2)];
+    await new Promise((r) => setTimeout(r, 300));
+    expect(answered).toEqual([]);
+    expect(server.stats().inFlight).toBe(2);
+    await Promise.all([...early, call(3)]);
+    expect(answered.sort()).toEqual([1, 2, 3]);
+    // Off again: one request is answered at once; a hold that times out answers too.
+    server.configure({ holdUntilInFlight: 0 });
+    await callModel(client, request(first('hello')));
+    server.configure({ holdUntilInFlight: 5, holdMaxMs: 200 });
+    const started = Date.now();
+    await callModel(client, request(first('hello')));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  });
 });
 
 describe('scripted model server admin API over HTTP', () => {

@@ -76,14 +76,18 @@ describe('activationWorkflow replay', () => {
     expect(encrypted).toContain(Buffer.from('replay-test').toString('base64'));
   });
 
-  it('replays every committed history', async () => {
+  // Runners bundle the tracing interceptors only with tracing on: a run replays either way.
+  it.each([
+    ['without', false],
+    ['with', true],
+  ])('replays every committed history %s the tracing interceptors', async (_label, traced) => {
     const histories = files.map((f) => ({
       workflowId: f.replace(/\.json$/, ''),
       history: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as unknown,
     }));
     const failures: string[] = [];
     for await (const r of Worker.runReplayHistories(
-      replayOptions(path.resolve(__dirname, '../../workflows/index.ts')),
+      replayOptions(path.resolve(__dirname, '../../workflows/index.ts'), { traced }),
       histories,
     )) {
       if (r.error) failures.push(`${r.workflowId}: ${String(r.error)}`);

@@ -1,8 +1,8 @@
 /**
- * How the replay tests run the workflow code: as the runners do, with the tracing interceptor
- * module bundled in and the payload codec holding the committed test key, so histories recorded
- * encrypted (activation-encrypted.json, by test/integration/codec.test.ts with RECORD_HISTORIES=1)
- * replay next to the plain ones.
+ * How the replay tests run the workflow code: as the runners do — without the tracing interceptor
+ * modules, or with them (`traced`, a runner with tracing on) — and with the payload codec holding
+ * the committed test key, so histories recorded encrypted (activation-encrypted.json, by
+ * test/integration/codec.test.ts with RECORD_HISTORIES=1) replay next to the plain ones.
  */
 import type { ReplayWorkerOptions } from '@temporalio/worker';
 import { dataConverter } from '../../lib/codec';
@@ -12,10 +12,10 @@ import { TRACING_OFF, WORKFLOW_TRACING_MODULES } from '../../lib/tracing';
 /** A test-only key (never used outside tests): the key the encrypted replay histories were written with. */
 export const REPLAY_CODEC_KEYS = 'replay-test=OvAT3uQd0WNnPtoT0vn6mcvhbx4ffsn7SSoCoWdHYlU=';
 
-export function replayOptions(workflowsPath: string): ReplayWorkerOptions {
+export function replayOptions(workflowsPath: string, o: { traced?: boolean } = {}): ReplayWorkerOptions {
   return {
     workflowsPath,
-    interceptors: { workflowModules: [...WORKFLOW_TRACING_MODULES] },
+    interceptors: { workflowModules: o.traced ? [...WORKFLOW_TRACING_MODULES] : [] },
     sinks: TRACING_OFF.sinks,
     dataConverter: dataConverter({ codecKeys: parseCodecKeys(REPLAY_CODEC_KEYS) }),
   };
