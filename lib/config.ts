@@ -465,7 +465,7 @@ export const SETTINGS = {
     'BOTBURROW_WORKFLOW_BUNDLE',
     str,
     undefined,
-    'prebuilt workflow bundle (production)',
+    'prebuilt workflow bundle (production); with OTEL_TRACES_EXPORTER set its -traced.js twin is loaded',
   ),
 
   // Budgets and guards
