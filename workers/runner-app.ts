@@ -287,18 +287,7 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
         'runner started',
       );
       try {
-        // One worker failing (e.g. its workflow thread out of memory) stops the others, and the
-        // connection closes only once none holds it: the error is the worker's, not the close's.
-        const results = await Promise.allSettled(
-          workers.map((w) =>
-            w.run().catch((err: unknown) => {
-              for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
-              throw err;
-            }),
-          ),
-        );
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+        await runWorkers(workers);
       } finally {
         running = false;
         taskWatch.close();
@@ -309,6 +298,26 @@ export async function createRunner(o: RunnerOptions): Promise<Runner> {
       }
     },
   };
+}
+
+/**
+ * Runs `workers` until all have stopped. One failing (e.g. its workflow thread out of memory)
+ * stops the others, and this resolves or rejects only once none runs, so the connection can close:
+ * the error reported is the first worker's, not the close's "Workers hold a reference to it".
+ */
+export async function runWorkers(
+  workers: readonly Pick<Worker, 'run' | 'getState' | 'shutdown'>[],
+): Promise<void> {
+  const results = await Promise.allSettled(
+    workers.map((w) =>
+      w.run().catch((err: unknown) => {
+        for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+        throw err;
+      }),
+    ),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
