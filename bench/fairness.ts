@@ -5,6 +5,7 @@
  * the moment its first activity starts minus the moment it was started (same host clock).
  *
  *   npx tsx bench/fairness.ts [--busy 600] [--quiet 20] [--slots 4] [--work-ms 50] [--partitions 1]
+ *     [--settle-ms 500]   (how long the flood stands before the quiet runs start)
  *
  * Three rounds, each on its own task queue: the quiet agent alone (idle queue), then the flood
  * without fairness keys (what a plain FIFO queue does), then the flood with the priority and
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
   const slots = arg('slots', 4);
   const workMs = arg('work-ms', 50);
   const quietGapMs = arg('quiet-gap-ms', 200);
+  const settleMs = arg('settle-ms', 500);
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-fairness-'));
   // The local run's one partition per queue by default; --partitions 4 is Temporal's default.
@@ -117,7 +119,8 @@ async function main(): Promise<void> {
         const busyHandles = await Promise.all(
           Array.from({ length: round.busy }, (_, i) => start(`busy-${n}-${i}`, 'busy-agent')),
         );
-        if (round.busy > 0) await sleep(500); // the worker is saturated and the backlog stands
+        // The worker is saturated and the backlog stands; the flood's own start burst has passed.
+        if (round.busy > 0) await sleep(settleMs);
         // The quiet agent's activations arrive at a steady pace while the backlog stands.
         const quietRuns = [];
         for (let i = 0; i < quiet; i++) {
