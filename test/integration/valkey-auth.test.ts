@@ -77,8 +77,15 @@ describe('Valkey requires a login', () => {
       expect(await redis.get(key)).toBe('v');
       expect(await redis.eval("return redis.call('incr', KEYS[1])", 1, `${key}:n`)).toBe(1);
       expect(await redis.hset(`${key}:h`, 'f', '1')).toBe(1);
-      const [, found] = await redis.scan('0', 'MATCH', `${key}*`, 'COUNT', 1000);
-      expect(found.length).toBeGreaterThan(0);
+      // SCAN to the end: one call looks at COUNT keys of the suite's shared keyspace only.
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${key}*`, 'COUNT', 1000);
+        found.push(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      expect(found.sort()).toEqual([key, `${key}:h`, `${key}:n`]);
       expect(await redis.call('info', 'server')).toMatch(/redis_version|valkey_version/);
       for (const command of [
         ['flushall'],
