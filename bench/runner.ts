@@ -331,6 +331,18 @@ async function main(): Promise<void> {
   let open = 0;
   let peakOpen = 0;
   const sampler = setInterval(() => inFlightSamples.push(model.stats().inFlight), 100);
+  // The runner's main-isolate heap at its peak (its /metrics; the workflow thread's heap and native
+  // memory are the rest of the RSS).
+  let peakHeapMiB = 0;
+  const heapSampler = setInterval(() => {
+    fetch(`http://127.0.0.1:${runner.port}/metrics`)
+      .then((r) => r.text())
+      .then((text) => {
+        const m = /^botburrow_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+        if (m) peakHeapMiB = Math.max(peakHeapMiB, Number(m[1]) / 1024 / 1024);
+      })
+      .catch(() => undefined);
+  }, 1000);
   const densityResults = await Promise.all(
     densityAgents.map(async (a) => {
       peakOpen = Math.max(peakOpen, ++open);
@@ -342,6 +354,7 @@ async function main(): Promise<void> {
     }),
   );
   clearInterval(sampler);
+  clearInterval(heapSampler);
   model.configure({ holdUntilInFlight: 0 });
   const densityWall = Date.now() - t;
   const ok = densityResults.filter((r) => r.outcome === 'succeeded').length;
@@ -352,6 +365,7 @@ async function main(): Promise<void> {
   console.log(
     `density: ${densityN} activations (2 model calls of 2 s each), ${ok} succeeded in ${(densityWall / 1000).toFixed(1)} s; ` +
       `${peakOpen} activations open at once, peak ${peakInFlight} of them inside a model call; runner peak RSS ${rss.toFixed(0)} MiB ` +
+      `(main heap peak ${peakHeapMiB.toFixed(0)} MiB) ` +
       `with the heap capped at ${heapCap} MiB (k8s: ${heapCapMiB}) (target ≥ 1000 inside a model call at once within 512 MiB: ${densityMet ? 'met' : 'NOT met'})`,
   );
 
