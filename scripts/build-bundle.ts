@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOW_TRACING_MODULES, tracedBundlePath } from '../lib/tracing';
+import { tracedBundlePath, workflowInterceptorModules } from '../lib/tracing';
 
 /** Bundles workflows/index.ts (or `workflowsPath`) into `outFile`; returns the size in bytes. */
 export async function buildWorkflowBundle(
@@ -18,7 +18,7 @@ export async function buildWorkflowBundle(
 ): Promise<number> {
   const { code } = await bundleWorkflowCode({
     workflowsPath,
-    workflowInterceptorModules: o.traced ? [...WORKFLOW_TRACING_MODULES] : [],
+    workflowInterceptorModules: workflowInterceptorModules({ enabled: o.traced === true }),
   });
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, code);

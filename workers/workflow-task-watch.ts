@@ -73,7 +73,6 @@ interface Watched {
   workflowId: string;
   workflowType: string;
   reason: WorkflowTaskFailureReason;
-  attempt: number;
 }
 
 export interface WorkflowTaskWatchOptions {
@@ -133,7 +132,7 @@ export class WorkflowTaskWatch {
       `workflow task failing: ${run?.workflowId ?? `run ${f.runId}`} (${reason}); Temporal retries it until it succeeds`,
     );
     if (!run) return;
-    this.watched.set(f.runId, { ...run, runId: f.runId, reason, attempt: 1 });
+    this.watched.set(f.runId, { ...run, runId: f.runId, reason });
     this.updateGauge();
   }
 
@@ -157,7 +156,6 @@ export class WorkflowTaskWatch {
               open ? 'workflow task no longer failing' : 'run with a failing workflow task closed',
             );
           } else {
-            w.attempt = attempt;
             this.log.warn(
               {
                 workflowId: w.workflowId,

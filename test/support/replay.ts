@@ -7,7 +7,7 @@
 import type { ReplayWorkerOptions } from '@temporalio/worker';
 import { dataConverter } from '../../lib/codec';
 import { parseCodecKeys } from '../../lib/config';
-import { TRACING_OFF, WORKFLOW_TRACING_MODULES } from '../../lib/tracing';
+import { TRACING_OFF, workflowInterceptorModules } from '../../lib/tracing';
 
 /** A test-only key (never used outside tests): the key the encrypted replay histories were written with. */
 export const REPLAY_CODEC_KEYS = 'replay-test=OvAT3uQd0WNnPtoT0vn6mcvhbx4ffsn7SSoCoWdHYlU=';
@@ -15,7 +15,7 @@ export const REPLAY_CODEC_KEYS = 'replay-test=OvAT3uQd0WNnPtoT0vn6mcvhbx4ffsn7SS
 export function replayOptions(workflowsPath: string, o: { traced?: boolean } = {}): ReplayWorkerOptions {
   return {
     workflowsPath,
-    interceptors: { workflowModules: o.traced ? [...WORKFLOW_TRACING_MODULES] : [] },
+    interceptors: { workflowModules: workflowInterceptorModules({ enabled: o.traced === true }) },
     sinks: TRACING_OFF.sinks,
     dataConverter: dataConverter({ codecKeys: parseCodecKeys(REPLAY_CODEC_KEYS) }),
   };

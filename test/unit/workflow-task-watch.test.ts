@@ -73,7 +73,9 @@ function setup(runs: Map<string, RunState>, lookupTimeoutMs = 2000) {
     const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
     return m?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
   };
-  return { watch, lines, value, lookups };
+  const stuck = (workflowType: string) =>
+    value('botburrow_stuck_workflow_tasks', { workflow_type: workflowType });
+  return { watch, lines, value, stuck, lookups };
 }
 
 const NDE =
@@ -99,7 +101,7 @@ describe('WorkflowTaskWatch', () => {
     const runs = new Map([
       ['r1', { workflowId: 'activation-a1', type: 'activationWorkflow', status: 1, attempt: 2 }],
     ]);
-    const { watch, lines, value } = setup(runs);
+    const { watch, lines, value, stuck } = setup(runs);
     await watch.failed({ runId: 'r1', message: coreFailureMessage(NDE) });
 
     const line = lines.find((l) => String(l.msg).startsWith('workflow task failing'));
@@ -114,23 +116,21 @@ describe('WorkflowTaskWatch', () => {
     expect(String(line?.hint)).toMatch(/patched\(\)/);
     const failures = { workflow_type: 'activationWorkflow', reason: 'nondeterminism' };
     expect(await value('botburrow_workflow_task_failures_total', failures)).toBe(1);
-    expect(await value('botburrow_stuck_workflow_tasks', { workflow_type: 'activationWorkflow' })).toBe(1);
+    expect(await stuck('activationWorkflow')).toBe(1);
 
     runs.get('r1')!.attempt = 5;
     await watch.recheck();
     expect(
       lines.find((l) => l.msg === 'workflow task still failing: activation-a1, attempt 5'),
     ).toBeDefined();
-    expect(await value('botburrow_stuck_workflow_tasks', { workflow_type: 'activationWorkflow' })).toBe(1);
+    expect(await stuck('activationWorkflow')).toBe(1);
 
     // The fix deployed: the next attempt succeeded and no task is pending.
     runs.get('r1')!.attempt = 0;
     await watch.recheck();
     expect(watch.size).toBe(0);
     expect(lines.find((l) => l.msg === 'workflow task no longer failing')).toBeDefined();
-    expect(
-      await value('botburrow_stuck_workflow_tasks', { workflow_type: 'activationWorkflow' }),
-    ).toBeUndefined();
+    expect(await stuck('activationWorkflow')).toBeUndefined();
     watch.close();
   });
 
@@ -140,18 +140,16 @@ describe('WorkflowTaskWatch', () => {
       ['r2', { workflowId: 'w2', type: 'activationWorkflow', status: 1, attempt: 3 }],
       ['r3', { workflowId: 'w3', type: 'skillSyncWorkflow', status: 1, attempt: 3 }],
     ]);
-    const { watch, value } = setup(runs);
+    const { watch, stuck } = setup(runs);
     for (const runId of ['r1', 'r2', 'r3']) await watch.failed({ runId, message: 'TypeError: boom' });
-    expect(await value('botburrow_stuck_workflow_tasks', { workflow_type: 'activationWorkflow' })).toBe(2);
+    expect(await stuck('activationWorkflow')).toBe(2);
 
     runs.get('r1')!.status = 7; // terminated
     runs.delete('r3'); // retention over: NOT_FOUND
     await watch.recheck();
     expect(watch.size).toBe(1);
-    expect(await value('botburrow_stuck_workflow_tasks', { workflow_type: 'activationWorkflow' })).toBe(1);
-    expect(
-      await value('botburrow_stuck_workflow_tasks', { workflow_type: 'skillSyncWorkflow' }),
-    ).toBeUndefined();
+    expect(await stuck('activationWorkflow')).toBe(1);
+    expect(await stuck('skillSyncWorkflow')).toBeUndefined();
     watch.close();
   });
 
