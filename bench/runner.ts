@@ -19,12 +19,17 @@
  *    activation's Valkey commands (target ≤ 25) and its history: events and bytes (no regression
  *    from 44 events).
  *
- *   npx tsx bench/runner.ts [--density 1000] [--throughput 200] [--rounds 5] [--warmup 50] [--monitor FILE]
+ *   npx tsx bench/runner.ts [--density 1000] [--throughput 200] [--rounds 5] [--warmup 50] [--monitor FILE] [--tsx]
+ *
+ * The runner runs as the image runs it: compiled first (`tsc -p tsconfig.build.json` into dist/),
+ * then `node dist/workers/runner.js` with NODE_ENV=production; `--tsx` runs the sources under tsx.
  *
  * `--monitor FILE` writes every Valkey command of the first round to FILE; BENCH_HISTORY_FILE=path
  * writes the history of one activation of each round there (JSON); BENCH_RUNNER_LOG=path keeps the
- * runner's output.
+ * runner's output. Any BOTBURROW_* setting in the bench's environment is passed to the runner
+ * (e.g. BOTBURROW_MAX_CACHED_WORKFLOWS=250 to measure another cache size).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -80,6 +85,8 @@ interface World {
   client: Client;
   defsDir: string;
   env: Record<string, string>;
+  /** `dist/workers/runner.js` as deployed, or `workers/runner.ts` under tsx (`--tsx`). */
+  runnerEntry: string;
 }
 
 /** Peak RSS (VmHWM) of every process whose command line mentions `needle`, in MiB. */
@@ -113,7 +120,7 @@ function descendantPid(handle: ServiceHandle, matches: (cmdline: string) => bool
 }
 
 /** The runner's node process (the watchdog's child's child: watchdog → env → node). */
-function nodePidOf(handle: ServiceHandle, entry = 'workers/runner.ts'): number {
+function nodePidOf(handle: ServiceHandle, entry = 'workers/runner.'): number {
   return descendantPid(handle, (cmd) => cmd.startsWith(process.execPath) && cmd.includes(entry));
 }
 
@@ -186,12 +193,20 @@ function cpuMeter(pids: Record<string, number>): (n: number) => string {
   };
 }
 
-/** The heap cap (MiB) the runner Deployment sets in NODE_OPTIONS, so the bench runs as deployed. */
-function k8sHeapCapMiB(): number {
+/**
+ * The memory settings of the runner Deployment (its NODE_OPTIONS: heap cap and young generation;
+ * MALLOC_ARENA_MAX), so the bench runs the runner as deployed.
+ */
+function k8sMemoryEnv(): { NODE_OPTIONS: string; MALLOC_ARENA_MAX?: string } {
   const manifest = fs.readFileSync(path.join(__dirname, '../k8s/base/runner-notification.yaml'), 'utf8');
-  const m = /--max-old-space-size=(\d+)/.exec(manifest);
-  if (!m) throw new Error('k8s/base/runner-notification.yaml sets no --max-old-space-size');
-  return Number(m[1]);
+  const value = (name: string): string | undefined =>
+    new RegExp(`- name: ${name}\\n\\s+value: "([^"]*)"`).exec(manifest)?.[1];
+  const nodeOptions = value('NODE_OPTIONS');
+  if (!nodeOptions?.includes('--max-old-space-size=')) {
+    throw new Error('k8s/base/runner-notification.yaml sets no --max-old-space-size in NODE_OPTIONS');
+  }
+  const arenas = value('MALLOC_ARENA_MAX');
+  return { NODE_OPTIONS: nodeOptions, ...(arenas !== undefined && { MALLOC_ARENA_MAX: arenas }) };
 }
 
 async function addAgents(w: World, prefix: string, n: number): Promise<string[]> {
@@ -249,7 +264,7 @@ async function startRunner(
   const nodeArgs = runnerNodeArgs();
   const handle = startEntryProcess(
     'runner',
-    'workers/runner.ts',
+    w.runnerEntry,
     { ...w.env, BOTBURROW_METRICS_PORT: String(port), ...extra },
     { nodeArgs, ...(process.env.BENCH_RUNNER_LOG ? { logFile: process.env.BENCH_RUNNER_LOG } : {}) },
   );
@@ -261,7 +276,8 @@ async function main(): Promise<void> {
   const densityN = arg('density', 1000);
   const throughputN = arg('throughput', 200);
   const rounds = arg('rounds', 5);
-  const heapCapMiB = k8sHeapCapMiB();
+  const k8sMemory = k8sMemoryEnv();
+  const heapCapMiB = /--max-old-space-size=(\d+)/.exec(k8sMemory.NODE_OPTIONS)?.[1];
   const warmupN = arg('warmup', 50);
   const monitorAt = process.argv.indexOf('--monitor');
   const monitorFile = monitorAt >= 0 ? process.argv[monitorAt + 1] : undefined;
@@ -281,13 +297,28 @@ async function main(): Promise<void> {
   let t = Date.now();
   const bytes = await buildWorkflowBundle(bundlePath);
   console.log(`bundle: built in ${Date.now() - t} ms (${(bytes / 1024).toFixed(0)} KiB)`);
+  // The runner runs compiled, as the image runs it (node dist/workers/runner.js, NODE_ENV=production);
+  // --tsx runs the sources under tsx instead (no build, a larger heap).
+  const tsx = process.argv.includes('--tsx');
+  if (!tsx) {
+    t = Date.now();
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: path.join(__dirname, '..'),
+      stdio: 'inherit',
+    });
+    console.log(
+      `compiled: tsc -p tsconfig.build.json in ${Date.now() - t} ms (the runner runs dist/workers/runner.js)`,
+    );
+  }
 
   const w: World = {
     hub,
     model,
     client,
     defsDir,
+    runnerEntry: tsx ? 'workers/runner.ts' : 'dist/workers/runner.js',
     env: {
+      ...(tsx ? {} : { NODE_ENV: 'production' }),
       PATH: process.env.PATH ?? '',
       HOME: os.tmpdir(),
       TEMPORAL_ADDRESS: temporal.address,
@@ -303,7 +334,14 @@ async function main(): Promise<void> {
       // Slots, sticky cache and workflow tasks: the runner's defaults (lib/config.ts), as deployed.
       BOTBURROW_RUNNER_MODE: process.env.BENCH_RUNNER_MODE ?? 'notification',
       // As in the k8s manifests: the heap cap keeps the garbage collector ahead of the memory budget.
-      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? `--max-old-space-size=${heapCapMiB}`,
+      ...k8sMemory,
+      ...(process.env.BENCH_NODE_OPTIONS !== undefined && { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }),
+      // A BOTBURROW_* setting in the bench's environment reaches the runner (to measure others).
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(
+          (e): e is [string, string] => /^(BOTBURROW_|MALLOC_)/.test(e[0]) && e[1] !== undefined,
+        ),
+      ),
     },
   };
 
@@ -318,13 +356,19 @@ async function main(): Promise<void> {
     Number(firstActivity?.eventTime?.seconds ?? 0) * 1000 +
     Math.floor((firstActivity?.eventTime?.nanos ?? 0) / 1e6);
   console.log(
-    `startup: first task ${firstTaskAt - runner.startedAt} ms after the runner process started (prebuilt bundle)`,
+    `startup: first task ${firstTaskAt - runner.startedAt} ms after the runner process started (prebuilt bundle); ` +
+      `peak RSS ${peakRssMiB(nodePidOf(runner.handle)).toFixed(0)} MiB after its first activation`,
   );
 
   // 3. Density: every first model call is held until all of them are inside the model at once
   // (this dev server starts activations far slower than a runner can take them), then each
   // answers after 2 s; count activations inside a model call at once.
-  model.configure({ instant: false, defaultDelayMs: 2000, holdUntilInFlight: densityN, holdMaxMs: 300_000 });
+  model.configure({
+    instant: false,
+    defaultDelayMs: Number(process.env.BENCH_MODEL_DELAY_MS ?? 2000),
+    holdUntilInFlight: densityN,
+    holdMaxMs: 300_000,
+  });
   const densityAgents = await addAgents(w, 'dense', densityN);
   t = Date.now();
   const inFlightSamples: number[] = [];
@@ -361,12 +405,12 @@ async function main(): Promise<void> {
   const peakInFlight = Math.max(...inFlightSamples);
   const rss = peakRssMiB(nodePidOf(runner.handle));
   const densityMet = peakInFlight >= 1000 && rss <= 512;
-  const heapCap = /--max-old-space-size=(\d+)/.exec(w.env.NODE_OPTIONS ?? '')?.[1] ?? 'not';
   console.log(
     `density: ${densityN} activations (2 model calls of 2 s each), ${ok} succeeded in ${(densityWall / 1000).toFixed(1)} s; ` +
       `${peakOpen} activations open at once, peak ${peakInFlight} of them inside a model call; runner peak RSS ${rss.toFixed(0)} MiB ` +
       `(main heap peak ${peakHeapMiB.toFixed(0)} MiB) ` +
-      `with the heap capped at ${heapCap} MiB (k8s: ${heapCapMiB}) (target ≥ 1000 inside a model call at once within 512 MiB: ${densityMet ? 'met' : 'NOT met'})`,
+      `with NODE_OPTIONS "${w.env.NODE_OPTIONS}", MALLOC_ARENA_MAX ${w.env.MALLOC_ARENA_MAX ?? 'unset'}, ` +
+      `cache ${w.env.BOTBURROW_MAX_CACHED_WORKFLOWS ?? 'default'} (k8s: heap cap ${heapCapMiB} MiB) (target ≥ 1000 inside a model call at once within 512 MiB: ${densityMet ? 'met' : 'NOT met'})`,
   );
 
   if (throughputN === 0) {

@@ -117,7 +117,9 @@ export function startEntryProcess(
   env: Record<string, string>,
   options: { port?: number; logFile?: string; nodeArgs?: string[] } = {},
 ): ServiceHandle {
-  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, entry)];
+  // A compiled entry (`dist/….js`, as the image runs it) needs no TypeScript loader.
+  const loader = entry.endsWith('.js') ? [] : ['--import', 'tsx'];
+  const args = [...(options.nodeArgs ?? []), ...loader, path.join(ROOT, entry)];
   const handle = supervise(
     name,
     options.port ?? 0,

@@ -423,7 +423,7 @@ export const SETTINGS = {
     'BOTBURROW_MAX_CONCURRENT_ACTIVITIES',
     int(1, 10000),
     1000,
-    'activities in flight per worker (I/O-bound: 1000 model calls at once fit the runner in 512 MiB, bench/runner.ts)',
+    'activities in flight per worker (I/O-bound: 1000 model calls at once fit the runner in 512 MiB with the k8s memory settings, bench/runner.ts)',
   ),
   maxConcurrentWorkflowTasks: setting(
     'BOTBURROW_MAX_CONCURRENT_WORKFLOW_TASKS',
@@ -434,8 +434,8 @@ export const SETTINGS = {
   maxCachedWorkflows: setting(
     'BOTBURROW_MAX_CACHED_WORKFLOWS',
     int(0, 100000),
-    1000,
-    'sticky workflow cache size',
+    250,
+    'sticky workflow cache size, split between the worker\'s task queues (about 0.3 MiB a cached run; a run waiting in a model call needs no cache entry, bench/runner.ts)',
   ),
   shutdownGrace: setting(
     'BOTBURROW_SHUTDOWN_GRACE',

@@ -16,36 +16,19 @@
  * density: 300 runs at once took 953 MiB with them, 572 MiB without). They schedule no commands and
  * only add headers, so a run replays with or without them (the replay tests run both); their spans
  * leave the isolate through the `exporter` sink.
+ *
+ * The OpenTelemetry SDK, its exporter and the SDK's interceptors are loaded only when tracing is on
+ * (`lib/tracing-on.ts`, imported by `installTracing`): a process with tracing off does not carry
+ * them (about 190 modules).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import * as otel from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { Resource } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  NoopSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import type * as otel from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { Next, WorkflowClientInterceptor, WorkflowStartInput } from '@temporalio/client';
-import {
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-  OpenTelemetryWorkflowClientInterceptor,
-  makeWorkflowExporter,
-} from '@temporalio/interceptors-opentelemetry';
-import type {
-  ActivityExecuteInput,
-  ActivityInboundCallsInterceptor,
-  ActivityInterceptorsFactory,
-  InjectedSinks,
-} from '@temporalio/worker';
+import type { WorkflowClientInterceptor } from '@temporalio/client';
+import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
 import type { Settings } from './config';
 import type { Logger } from './logger';
-import { SpanAttr, TRACER_NAME } from './spans';
+import { SpanAttr } from './spans';
 
 export { SpanAttr, TRACER_NAME, withSpan } from './spans';
 
@@ -90,41 +73,10 @@ export interface Tracing {
   readonly clientInterceptors: { workflow: WorkflowClientInterceptor[] };
   /** For `Worker.create({ interceptors: { activity } })`, before the project's own. */
   readonly activityInterceptors: ActivityInterceptorsFactory[];
-  /** For `Worker.create({ sinks })`: where the workflow's spans go (nowhere when off). */
-  readonly sinks: InjectedSinks<OpenTelemetrySinks>;
+  /** For `Worker.create({ sinks })`: where the workflow's spans go (none when off: nothing sends any). */
+  readonly sinks?: InjectedSinks<OpenTelemetrySinks>;
   /** Flushes and stops the exporter. */
   shutdown(): Promise<void>;
-}
-
-/** A context manager on AsyncLocalStorage, so spans started inside an activity nest under it. */
-class AsyncLocalContextManager implements otel.ContextManager {
-  private readonly storage = new AsyncLocalStorage<otel.Context>();
-  active(): otel.Context {
-    return this.storage.getStore() ?? otel.ROOT_CONTEXT;
-  }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    context: otel.Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    return this.storage.run(context, () => fn.apply(thisArg, args));
-  }
-  bind<T>(context: otel.Context, target: T): T {
-    if (typeof target !== 'function') return target;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const manager = this;
-    return function (this: unknown, ...args: unknown[]) {
-      return manager.with(context, () => (target as (...a: unknown[]) => unknown).apply(this, args));
-    } as T;
-  }
-  enable(): this {
-    return this;
-  }
-  disable(): this {
-    this.storage.disable();
-    return this;
-  }
 }
 
 /** The Botburrow attributes of a workflow or activity argument (`agentId`, `trigger`, a notification). */
@@ -141,87 +93,29 @@ export function inputAttributes(arg: unknown): otel.Attributes {
   return out;
 }
 
-/** Runs inside the SDK's span of a client call and labels it with the activation's attributes. */
-class AttributesClientInterceptor implements WorkflowClientInterceptor {
-  start(input: WorkflowStartInput, next: Next<WorkflowClientInterceptor, 'start'>): Promise<string> {
-    otel.trace.getActiveSpan()?.setAttributes(inputAttributes(input.options.args[0]));
-    return next(input);
-  }
-  signalWithStart(
-    input: Parameters<NonNullable<WorkflowClientInterceptor['signalWithStart']>>[0],
-    next: Next<WorkflowClientInterceptor, 'signalWithStart'>,
-  ): Promise<string> {
-    otel.trace.getActiveSpan()?.setAttributes(inputAttributes(input.options.args[0]));
-    return next(input);
-  }
-}
-
-/** Runs inside the SDK's `RunActivity` span and labels it with the activation's attributes. */
-class AttributesActivityInterceptor implements ActivityInboundCallsInterceptor {
-  execute(
-    input: ActivityExecuteInput,
-    next: Next<ActivityInboundCallsInterceptor, 'execute'>,
-  ): Promise<unknown> {
-    otel.trace.getActiveSpan()?.setAttributes(inputAttributes(input.args[0]));
-    return next(input);
-  }
-}
-
-/** Tracing off: no interceptors, and a sink that drops the workflow's spans. */
+/** Tracing off: no interceptors and no sinks (the bundle of a worker with tracing off has no span source). */
 export const TRACING_OFF: Tracing = {
   enabled: false,
   clientInterceptors: { workflow: [] },
   activityInterceptors: [],
-  sinks: { exporter: makeWorkflowExporter(new NoopSpanProcessor(), Resource.empty()) },
   shutdown: () => Promise.resolve(),
 };
 
 /**
  * Sets up tracing for this process from the OTEL_* settings; `spanProcessor` replaces the exporter
- * (tests: an in-memory one). Registers the global tracer provider, context manager and W3C
- * propagator, so the SDK's interceptors and `withSpan` find them.
+ * (tests: an in-memory one). With tracing on, loads the OpenTelemetry SDK (`./tracing-on`) and
+ * registers the global tracer provider, context manager and W3C propagator, so the SDK's
+ * interceptors and `withSpan` find them.
  */
-export function installTracing(
+export async function installTracing(
   settings: Pick<Settings, 'tracesExporter' | 'serviceName'>,
   processName: string,
   o: { logger?: Logger; spanProcessor?: SpanProcessor } = {},
-): Tracing {
+): Promise<Tracing> {
   if (!o.spanProcessor && settings.tracesExporter === 'none') {
     o.logger?.info('traces off (OTEL_TRACES_EXPORTER=none)');
     return TRACING_OFF;
   }
-  const resource = new Resource({ 'service.name': settings.serviceName ?? `botburrow-${processName}` });
-  // The OTLP exporter reads OTEL_EXPORTER_OTLP_ENDPOINT, _HEADERS and _TIMEOUT itself.
-  const processor =
-    o.spanProcessor ??
-    new BatchSpanProcessor(
-      settings.tracesExporter === 'console' ? new ConsoleSpanExporter() : new OTLPTraceExporter(),
-    );
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
-  otel.context.setGlobalContextManager(new AsyncLocalContextManager());
-  otel.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  otel.trace.setGlobalTracerProvider(provider);
-  const tracer = provider.getTracer(TRACER_NAME);
-  o.logger?.info(
-    {
-      exporter: o.spanProcessor ? 'custom' : settings.tracesExporter,
-      service: resource.attributes['service.name'],
-    },
-    'traces on',
-  );
-  return {
-    enabled: true,
-    clientInterceptors: {
-      workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer }), new AttributesClientInterceptor()],
-    },
-    activityInterceptors: [
-      (ctx) => ({
-        inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }),
-        outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
-      }),
-      () => ({ inbound: new AttributesActivityInterceptor() }),
-    ],
-    sinks: { exporter: makeWorkflowExporter(processor, resource) },
-    shutdown: () => provider.shutdown(),
-  };
+  const { startTracing } = await import('./tracing-on.js');
+  return startTracing(settings, processName, o);
 }

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const redis = createRedis(settings.redisUrl, { logger, name: 'coordinator', ...redisAuth(settings) });
   // Lazy: a Temporal that is down at start is an outage to ride out, not a reason to exit.
   const connection = Connection.lazy(temporalConnectionOptions(settings));
-  const tracing = installTracing(settings, 'coordinator', { logger });
+  const tracing = await installTracing(settings, 'coordinator', { logger });
   const temporal = new Client({
     connection,
     namespace: settings.temporalNamespace,

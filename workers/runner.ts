@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const logger = createLogger('runner', settings.logLevel);
   const metrics = createMetrics(undefined, { process: 'runner' });
   const temporalMetrics = await installTemporalRuntime(logger);
-  const tracing = installTracing(settings, 'runner', { logger });
+  const tracing = await installTracing(settings, 'runner', { logger });
   const runner = await createRunner({ settings, logger, metrics, tracing });
   const beat = setInterval(() => metrics.runnerHeartbeat.set(Date.now() / 1000), 5000);
   metrics.runnerHeartbeat.set(Date.now() / 1000);

@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   const logger = createLogger('skill-sync', settings.logLevel);
   const metrics = createMetrics(new Registry(), { process: 'skill-sync' });
   const sdkMetrics = await installTemporalRuntime(logger);
-  const tracing = installTracing(settings, 'skill-sync', { logger });
+  const tracing = await installTracing(settings, 'skill-sync', { logger });
   const connectionOptions = temporalConnectionOptions(settings);
   const namespace = settings.temporalNamespace ?? 'default';
   const s3 = s3ClientFromSettings(settings);

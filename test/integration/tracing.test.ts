@@ -53,7 +53,7 @@ describe('traces', () => {
   const exporter = new InMemorySpanExporter();
 
   beforeAll(async () => {
-    tracing = installTracing({ tracesExporter: 'none', serviceName: undefined }, 'test', {
+    tracing = await installTracing({ tracesExporter: 'none', serviceName: undefined }, 'test', {
       spanProcessor: new SimpleSpanProcessor(exporter),
     });
     stack = await startStack({

@@ -7,7 +7,8 @@
 import type { ReplayWorkerOptions } from '@temporalio/worker';
 import { dataConverter } from '../../lib/codec';
 import { parseCodecKeys } from '../../lib/config';
-import { TRACING_OFF, workflowInterceptorModules } from '../../lib/tracing';
+import { workflowInterceptorModules } from '../../lib/tracing';
+import { droppingTracingSinks } from '../../lib/tracing-on';
 
 /** A test-only key (never used outside tests): the key the encrypted replay histories were written with. */
 export const REPLAY_CODEC_KEYS = 'replay-test=OvAT3uQd0WNnPtoT0vn6mcvhbx4ffsn7SSoCoWdHYlU=';
@@ -16,7 +17,8 @@ export function replayOptions(workflowsPath: string, o: { traced?: boolean } = {
   return {
     workflowsPath,
     interceptors: { workflowModules: workflowInterceptorModules({ enabled: o.traced === true }) },
-    sinks: TRACING_OFF.sinks,
+    // A traced bundle sends its spans to the exporter sink; replays drop them.
+    ...(o.traced === true && { sinks: droppingTracingSinks() }),
     dataConverter: dataConverter({ codecKeys: parseCodecKeys(REPLAY_CODEC_KEYS) }),
   };
 }

@@ -122,8 +122,9 @@ describe('start log and defaults', () => {
     expect(on).not.toContain(k1.slice(3));
   });
 
-  it('has traces off by default: no interceptors', () => {
-    const t = installTracing(loadSettings({}), 'test');
+  it('has traces off by default: no interceptors, no sinks', async () => {
+    const t = await installTracing(loadSettings({}), 'test');
+    expect(t.sinks).toBeUndefined();
     expect(t.enabled).toBe(false);
     expect(t.clientInterceptors.workflow).toEqual([]);
     expect(t.activityInterceptors).toEqual([]);

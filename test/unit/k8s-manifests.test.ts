@@ -37,7 +37,8 @@ import type { Container, K8sObject, LabelSelector, Probe, Variant, Workload } fr
 
 /** Environment names in manifests that are not settings of lib/config.ts, and why. */
 const NON_SETTING_ENV: Record<string, string> = {
-  NODE_OPTIONS: 'heap size for the container memory limit',
+  NODE_OPTIONS: 'heap cap and young generation of the node process',
+  MALLOC_ARENA_MAX: "glibc malloc arenas of the node process (its threads' memory)",
   NODE_ENV: 'set in the image',
   HOME: 'writable home on a read-only root filesystem (npx caches of MCP servers)',
   REDISCLI_AUTH: "valkey-cli's login as the operator user (valkey pod only)",
@@ -589,6 +590,46 @@ function bundleProblems(objects: K8sObject[], exported: Set<string>): string[] {
   return problems;
 }
 
+/**
+ * The runners' memory settings are the ones bench/runner.ts measured (it reads
+ * runner-notification's): the same NODE_OPTIONS and MALLOC_ARENA_MAX in every runner Deployment,
+ * a heap cap well below the container limit (the sandboxed CLIs and MCP servers share it).
+ */
+function runnerMemoryProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const mib = (q: string | undefined): number => {
+    const m = /^(\d+)(Mi|Gi)$/.exec(q ?? '');
+    return m ? Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1) : NaN;
+  };
+  const runners = botburrowContainers(objects).filter((r) => r.proc === 'runner');
+  const env = (c: Container, name: string): string | undefined => c.env?.find((e) => e.name === name)?.value;
+  const first = runners[0];
+  for (const { w, c } of runners) {
+    const name = w.obj.metadata.name;
+    const nodeOptions = env(c, 'NODE_OPTIONS') ?? '';
+    const cap = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1]);
+    const limits = (c as { resources?: { limits?: { memory?: string } } }).resources?.limits;
+    if (!Number.isFinite(cap)) problems.push(`${name}: NODE_OPTIONS sets no --max-old-space-size`);
+    else if (!(cap * 2 <= mib(limits?.memory))) {
+      problems.push(
+        `${name}: heap cap ${cap} MiB leaves under half of the ${limits?.memory} limit to the rest`,
+      );
+    }
+    if (env(c, 'MALLOC_ARENA_MAX') === undefined) problems.push(`${name}: MALLOC_ARENA_MAX is not set`);
+    if (
+      first &&
+      (nodeOptions !== env(first.c, 'NODE_OPTIONS') ||
+        env(c, 'MALLOC_ARENA_MAX') !== env(first.c, 'MALLOC_ARENA_MAX'))
+    ) {
+      problems.push(
+        `${name}: memory settings differ from ${first.w.obj.metadata.name}'s (the benchmarked ones)`,
+      );
+    }
+  }
+  if (runners.length === 0) problems.push('no runner container');
+  return problems;
+}
+
 // ------------------------------------------------------------------------------------------
 
 let variants: Variant[] = [];
@@ -817,6 +858,18 @@ describe('k8s manifests', () => {
     const problems = networkPolicyProblems(objects, 'monitoring').join('\n');
     expect(problems).toMatch(/too-open lets something other than Prometheus reach runner-/);
     expect(problems).toMatch(/valkey-ingress selects no pods/);
+  });
+
+  it('runner memory: the benchmarked heap cap, young generation and malloc arenas in every runner', () => {
+    for (const v of variants) expect(runnerMemoryProblems(v.objects), v.name).toEqual([]);
+    const objects = clone(overlay().objects);
+    const hybrid = deployment(objects, 'runner-hybrid').pod.containers[0]!;
+    hybrid.env = hybrid.env!.filter((e) => e.name !== 'MALLOC_ARENA_MAX');
+    hybrid.env.find((e) => e.name === 'NODE_OPTIONS')!.value = '--max-old-space-size=1536';
+    const problems = runnerMemoryProblems(objects).join('\n');
+    expect(problems).toMatch(/runner-hybrid: MALLOC_ARENA_MAX is not set/);
+    expect(problems).toMatch(/runner-hybrid: heap cap 1536 MiB leaves under half of the 2Gi limit/);
+    expect(problems).toMatch(/runner-hybrid: memory settings differ/);
   });
 
   it('scaling, disruption budgets, drain grace and coordinator spread', () => {

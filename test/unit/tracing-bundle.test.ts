@@ -3,6 +3,8 @@
  * interceptor modules only with tracing on, and the prebuilt bundle's traced twin then, refused
  * with the fix when it is missing.
  */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   WORKFLOW_TRACING_MODULES,
@@ -33,5 +35,28 @@ describe('workflow bundles and tracing', () => {
     expect(() => prebuiltBundle(file, { enabled: true }, none)).toThrow(
       /tracing is on \(OTEL_TRACES_EXPORTER\) but \/app\/dist\/workflow-bundle-traced\.js.*npm run build/,
     );
+  });
+
+  it('loads the OpenTelemetry SDK only when tracing is on', () => {
+    // A fresh process, as a runner starts: its modules, then installTracing off and on.
+    const probe = `
+      const sdk = () => Object.keys(require.cache).filter((k) => k.includes('@opentelemetry/sdk-trace-base')).length;
+      require('./workers/runner-app.ts');
+      const { installTracing } = require('./lib/tracing.ts');
+      (async () => {
+        const before = sdk();
+        const off = await installTracing({ tracesExporter: 'none' }, 'probe');
+        const afterOff = sdk();
+        const on = await installTracing({ tracesExporter: 'console' }, 'probe');
+        console.log(JSON.stringify({ before, afterOff, afterOn: sdk(), off: off.enabled, on: on.enabled }));
+        await on.shutdown();
+      })();`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', probe], {
+      cwd: path.join(__dirname, '../..'),
+      encoding: 'utf8',
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(r).toMatchObject({ before: 0, afterOff: 0, off: false, on: true });
+    expect(r.afterOn).toBeGreaterThan(0);
   });
 });
