@@ -435,7 +435,7 @@ export const SETTINGS = {
     'BOTBURROW_MAX_CACHED_WORKFLOWS',
     int(0, 100000),
     250,
-    'sticky workflow cache size, split between the worker\'s task queues (about 0.3 MiB a cached run; a run waiting in a model call needs no cache entry, bench/runner.ts)',
+    "sticky workflow cache size, split between the worker's task queues (about 0.3 MiB a cached run; a run waiting in a model call needs no cache entry, bench/runner.ts)",
   ),
   shutdownGrace: setting(
     'BOTBURROW_SHUTDOWN_GRACE',
