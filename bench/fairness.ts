@@ -6,6 +6,8 @@
  *
  *   npx tsx bench/fairness.ts [--busy 600] [--quiet 20] [--slots 4] [--work-ms 50] [--partitions 1]
  *     [--settle-ms 500]   (how long the flood stands before the quiet runs start)
+ *     [--eager N]          (maxEagerActivityReservationsPerWorkflowTask; default: the runner's)
+ *     [--sticky-ratio R]   (nonStickyToStickyPollRatio; default: the runner's)
  *
  * Three rounds, each on its own task queue: the quiet agent alone (idle queue), then the flood
  * without fairness keys (what a plain FIFO queue does), then the flood with the priority and
@@ -66,6 +68,8 @@ async function main(): Promise<void> {
   const workMs = arg('work-ms', 50);
   const quietGapMs = arg('quiet-gap-ms', 200);
   const settleMs = arg('settle-ms', 500);
+  const eager = process.argv.includes('--eager') ? arg('eager', 3) : undefined;
+  const stickyRatio = process.argv.includes('--sticky-ratio') ? arg('sticky-ratio', 0.2) : undefined;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-fairness-'));
   // The local run's one partition per queue by default; --partitions 4 is Temporal's default.
@@ -105,6 +109,8 @@ async function main(): Promise<void> {
           },
         },
         maxConcurrentActivityTaskExecutions: slots,
+        ...(eager !== undefined && { maxEagerActivityReservationsPerWorkflowTask: eager }),
+        ...(stickyRatio !== undefined && { nonStickyToStickyPollRatio: stickyRatio }),
       });
       await worker.runUntil(async () => {
         const start = (id: string, agentId: string) => {

@@ -96,6 +96,11 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+function currentRssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 /** The first process under `handle` (itself or a descendant) whose command line matches. */
 function descendantPid(handle: ServiceHandle, matches: (cmdline: string) => boolean): number {
   const children = (pid: number): number[] => {
@@ -374,7 +379,15 @@ async function main(): Promise<void> {
   const inFlightSamples: number[] = [];
   let open = 0;
   let peakOpen = 0;
-  const sampler = setInterval(() => inFlightSamples.push(model.stats().inFlight), 100);
+  // The runner's RSS while every activation is inside its model call, apart from the peak of the
+  // whole phase (which includes the burst of 1000 answers and replays afterwards).
+  const runnerPid = nodePidOf(runner.handle);
+  let rssAllInside = 0;
+  const sampler = setInterval(() => {
+    const inFlight = model.stats().inFlight;
+    inFlightSamples.push(inFlight);
+    if (inFlight >= densityN) rssAllInside = Math.max(rssAllInside, currentRssMiB(runnerPid));
+  }, 100);
   // The runner's main-isolate heap at its peak (its /metrics; the workflow thread's heap and native
   // memory are the rest of the RSS).
   let peakHeapMiB = 0;
@@ -408,7 +421,7 @@ async function main(): Promise<void> {
   console.log(
     `density: ${densityN} activations (2 model calls of 2 s each), ${ok} succeeded in ${(densityWall / 1000).toFixed(1)} s; ` +
       `${peakOpen} activations open at once, peak ${peakInFlight} of them inside a model call; runner peak RSS ${rss.toFixed(0)} MiB ` +
-      `(main heap peak ${peakHeapMiB.toFixed(0)} MiB) ` +
+      `(main heap peak ${peakHeapMiB.toFixed(0)} MiB; ${rssAllInside.toFixed(0)} MiB while all ${densityN} were inside) ` +
       `with NODE_OPTIONS "${w.env.NODE_OPTIONS}", MALLOC_ARENA_MAX ${w.env.MALLOC_ARENA_MAX ?? 'unset'}, ` +
       `cache ${w.env.BOTBURROW_MAX_CACHED_WORKFLOWS ?? 'default'} (k8s: heap cap ${heapCapMiB} MiB) (target ≥ 1000 inside a model call at once within 512 MiB: ${densityMet ? 'met' : 'NOT met'})`,
   );

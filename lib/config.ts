@@ -423,7 +423,7 @@ export const SETTINGS = {
     'BOTBURROW_MAX_CONCURRENT_ACTIVITIES',
     int(1, 10000),
     1000,
-    'activities in flight per worker (I/O-bound: 1000 model calls at once fit the runner in 512 MiB with the k8s memory settings, bench/runner.ts)',
+    'activities in flight per worker (I/O-bound: 1000 model calls at once hold about 460 MiB of runner RSS with the k8s memory settings, bench/runner.ts)',
   ),
   maxConcurrentWorkflowTasks: setting(
     'BOTBURROW_MAX_CONCURRENT_WORKFLOW_TASKS',
