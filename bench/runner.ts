@@ -399,7 +399,7 @@ async function main(): Promise<void> {
         if (m) peakHeapMiB = Math.max(peakHeapMiB, Number(m[1]) / 1024 / 1024);
       })
       .catch(() => undefined);
-  }, 1000);
+  }, 250);
   const densityResults = await Promise.all(
     densityAgents.map(async (a) => {
       peakOpen = Math.max(peakOpen, ++open);
