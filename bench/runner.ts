@@ -7,9 +7,9 @@
  * 2. startup: the runner's time from process start to its first task (an activation queued before
  *    it started completes its first activity).
  * 3. density: activations inside a model call at the same moment (the model server holds each
- *    first call until all are inside, then answers after 2 s), and the runner's peak RSS, with the
- *    runner's default slot settings and the heap cap of k8s/base/runner-notification.yaml
- *    (target: 1000 at once within 512 MiB).
+ *    first call until all are inside, then answers after 2 s), the runner's RSS while all are inside
+ *    and its peak RSS, with the runner's default slot and cache settings and the memory settings of
+ *    k8s/base/runner-notification.yaml (target: 1000 at once within 512 MiB).
  * 4. throughput: activations per second with an instant model and three tool calls each, next to a
  *    bare Temporal baseline of the same regular/local activity mix — a minimal workflow on the same
  *    server, in the same run, on a worker process with the same settings — and their ratio
@@ -26,7 +26,7 @@
  *
  * `--monitor FILE` writes every Valkey command of the first round to FILE; BENCH_HISTORY_FILE=path
  * writes the history of one activation of each round there (JSON); BENCH_RUNNER_LOG=path keeps the
- * runner's output. Any BOTBURROW_* setting in the bench's environment is passed to the runner
+ * runner's output. Any BOTBURROW_* or MALLOC_* variable in the bench's environment is passed to the runner
  * (e.g. BOTBURROW_MAX_CACHED_WORKFLOWS=250 to measure another cache size).
  */
 import { execFileSync } from 'node:child_process';
@@ -89,15 +89,9 @@ interface World {
   runnerEntry: string;
 }
 
-/** Peak RSS (VmHWM) of every process whose command line mentions `needle`, in MiB. */
-function peakRssMiB(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmHWM:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function currentRssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** Resident memory of process `pid` in MiB: its peak so far (`VmHWM`) or now (`VmRSS`). */
+function rssMiB(pid: number, which: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
+  const m = new RegExp(`${which}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -341,7 +335,7 @@ async function main(): Promise<void> {
       // As in the k8s manifests: the heap cap keeps the garbage collector ahead of the memory budget.
       ...k8sMemory,
       ...(process.env.BENCH_NODE_OPTIONS !== undefined && { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }),
-      // A BOTBURROW_* setting in the bench's environment reaches the runner (to measure others).
+      // A BOTBURROW_* or MALLOC_* variable of the bench's environment reaches the runner (to measure others).
       ...Object.fromEntries(
         Object.entries(process.env).filter(
           (e): e is [string, string] => /^(BOTBURROW_|MALLOC_)/.test(e[0]) && e[1] !== undefined,
@@ -362,7 +356,7 @@ async function main(): Promise<void> {
     Math.floor((firstActivity?.eventTime?.nanos ?? 0) / 1e6);
   console.log(
     `startup: first task ${firstTaskAt - runner.startedAt} ms after the runner process started (prebuilt bundle); ` +
-      `peak RSS ${peakRssMiB(nodePidOf(runner.handle)).toFixed(0)} MiB after its first activation`,
+      `peak RSS ${rssMiB(nodePidOf(runner.handle)).toFixed(0)} MiB after its first activation`,
   );
 
   // 3. Density: every first model call is held until all of them are inside the model at once
@@ -386,7 +380,7 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     const inFlight = model.stats().inFlight;
     inFlightSamples.push(inFlight);
-    if (inFlight >= densityN) rssAllInside = Math.max(rssAllInside, currentRssMiB(runnerPid));
+    if (inFlight >= densityN) rssAllInside = Math.max(rssAllInside, rssMiB(runnerPid, 'VmRSS'));
   }, 100);
   // The runner's main-isolate heap at its peak (its /metrics; the workflow thread's heap and native
   // memory are the rest of the RSS).
@@ -416,7 +410,7 @@ async function main(): Promise<void> {
   const densityWall = Date.now() - t;
   const ok = densityResults.filter((r) => r.outcome === 'succeeded').length;
   const peakInFlight = Math.max(...inFlightSamples);
-  const rss = peakRssMiB(nodePidOf(runner.handle));
+  const rss = rssMiB(nodePidOf(runner.handle));
   const densityMet = peakInFlight >= 1000 && rss <= 512;
   console.log(
     `density: ${densityN} activations (2 model calls of 2 s each), ${ok} succeeded in ${(densityWall / 1000).toFixed(1)} s; ` +

@@ -13,7 +13,6 @@ import {
   ConsoleSpanExporter,
   NoopSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Next, WorkflowClientInterceptor, WorkflowStartInput } from '@temporalio/client';
 import {
   OpenTelemetryActivityInboundInterceptor,
@@ -27,10 +26,8 @@ import type {
   ActivityInboundCallsInterceptor,
   InjectedSinks,
 } from '@temporalio/worker';
-import type { Settings } from './config';
-import type { Logger } from './logger';
 import { TRACER_NAME } from './spans';
-import type { Tracing } from './tracing';
+import type { Tracing, TracingOptions, TracingSettings } from './tracing';
 import { inputAttributes } from './tracing';
 
 /** A context manager on AsyncLocalStorage, so spans started inside an activity nest under it. */
@@ -96,11 +93,7 @@ export function droppingTracingSinks(): InjectedSinks<OpenTelemetrySinks> {
 }
 
 /** Tracing on for this process (see `installTracing`). */
-export function startTracing(
-  settings: Pick<Settings, 'tracesExporter' | 'serviceName'>,
-  processName: string,
-  o: { logger?: Logger; spanProcessor?: SpanProcessor },
-): Tracing {
+export function startTracing(settings: TracingSettings, processName: string, o: TracingOptions): Tracing {
   const resource = new Resource({ 'service.name': settings.serviceName ?? `botburrow-${processName}` });
   // The OTLP exporter reads OTEL_EXPORTER_OTLP_ENDPOINT, _HEADERS and _TIMEOUT itself.
   const processor =

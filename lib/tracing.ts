@@ -101,6 +101,13 @@ export const TRACING_OFF: Tracing = {
   shutdown: () => Promise.resolve(),
 };
 
+/** The settings tracing reads, and what a caller may add: a logger, a span processor for tests. */
+export type TracingSettings = Pick<Settings, 'tracesExporter' | 'serviceName'>;
+export interface TracingOptions {
+  logger?: Logger;
+  spanProcessor?: SpanProcessor;
+}
+
 /**
  * Sets up tracing for this process from the OTEL_* settings; `spanProcessor` replaces the exporter
  * (tests: an in-memory one). With tracing on, loads the OpenTelemetry SDK (`./tracing-on`) and
@@ -108,9 +115,9 @@ export const TRACING_OFF: Tracing = {
  * interceptors and `withSpan` find them.
  */
 export async function installTracing(
-  settings: Pick<Settings, 'tracesExporter' | 'serviceName'>,
+  settings: TracingSettings,
   processName: string,
-  o: { logger?: Logger; spanProcessor?: SpanProcessor } = {},
+  o: TracingOptions = {},
 ): Promise<Tracing> {
   if (!o.spanProcessor && settings.tracesExporter === 'none') {
     o.logger?.info('traces off (OTEL_TRACES_EXPORTER=none)');

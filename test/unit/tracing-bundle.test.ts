@@ -58,5 +58,6 @@ describe('workflow bundles and tracing', () => {
     const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
     expect(r).toMatchObject({ before: 0, afterOff: 0, off: false, on: true });
     expect(r.afterOn).toBeGreaterThan(0);
-  });
+    // A fresh process compiling the runner's modules under tsx: seconds on two busy cores.
+  }, 60_000);
 });
